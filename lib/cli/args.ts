@@ -1,0 +1,356 @@
+/**
+ * The command line: kexec-tools' `kexec` grammar and mode semantics, plus kexec-ts' own subcommands.
+ *
+ * Modes follow kexec-tools' state machine, applied in command-line order (so `-p -u` unloads the crash kernel and
+ * `-l ... -e` just executes): no mode = load, then run `shutdown -r now`; `-l` load; `-p` load a crash kernel;
+ * `-u` unload; `-e` execute the loaded kernel; `-f` load (when a kernel is given) and execute at once, without
+ * shutdown; `-S` report whether a kernel is loaded through the exit status (1 = loaded, 0 = not, as kexec-tools).
+ *
+ * Subcommands are recognised only as the first argument: `status`, `plan` (a load that only prints its plan),
+ * `udev-rules`, `reload`, `help`, `version`. A kernel file literally named like a subcommand is passed as `./name`.
+ *
+ * @module
+ */
+
+import { fail } from "../errors.ts";
+import { type OptionSpec, tokenize } from "./grammar.ts";
+
+/** Which syscall loads the image. kexec-ts defaults to kexec_load (its reason to exist; `-c`). */
+export type SyscallChoice = "kexec_load" | "kexec_file_load" | "auto";
+
+/** Crash hotplug policy for `-p`: on when the kernel supports it (`auto`), required (`--hotplug`), or off. */
+export type HotplugChoice = "auto" | "require" | "off";
+
+/** Everything that shapes a load. */
+export interface LoadRequest {
+  kernelPath: string;
+  initrdPath?: string;
+  /** `--append` / `--command-line` (the last one wins, as in kexec-tools). */
+  append?: string;
+  reuseCmdline: boolean;
+  /** `-t`: image type; undefined = probe. */
+  type?: string;
+  memMin?: bigint;
+  memMax?: bigint;
+  /** `-i`: skip purgatory's SHA-256 check. */
+  noChecks: boolean;
+  hotplug: HotplugChoice;
+  /** I/O port purgatory prints to (`--console-serial`, `--serial=`), 0 = silent. */
+  serialPort: number;
+}
+
+/** What the invocation asks for. */
+export type Action =
+  | { kind: "load"; crash: boolean; then: "nothing" | "exec" | "shutdown"; unloadFirst: boolean }
+  | { kind: "unload"; crash: boolean }
+  | { kind: "exec" }
+  | { kind: "status-exit"; crash: boolean }
+  | { kind: "status" }
+  | { kind: "udev-rules"; install?: string }
+  | { kind: "reload" }
+  | { kind: "print-crash-size" }
+  | { kind: "help" }
+  | { kind: "version" };
+
+/** A parsed command line. */
+export interface Invocation {
+  action: Action;
+  load?: LoadRequest;
+  syscall: SyscallChoice;
+  /** Print the plan and do not call the kernel (`--dry-run`, `plan`). */
+  dryRun: boolean;
+  json: boolean;
+  debug: boolean;
+  sync: boolean;
+  /** Read the machine from a saved directory instead of `/` (planning only). */
+  systemRoot?: string;
+}
+
+/** kexec-tools' generic, x86_64 and bzImage64 options, and ours. `later` marks options accepted but not implemented. */
+const SPECS: readonly (OptionSpec & { later?: string })[] = [
+  { name: "help", long: ["help"], short: "h", arg: "none" },
+  { name: "help", long: [], short: "?", arg: "none" },
+  { name: "version", long: ["version"], short: "v", arg: "none" },
+  { name: "force", long: ["force"], short: "f", arg: "none" },
+  { name: "no-checks", long: ["no-checks"], short: "i", arg: "none" },
+  { name: "no-ifdown", long: ["no-ifdown"], short: "x", arg: "none" },
+  { name: "no-sync", long: ["no-sync"], short: "y", arg: "none" },
+  { name: "load", long: ["load"], short: "l", arg: "none" },
+  { name: "unload", long: ["unload"], short: "u", arg: "none" },
+  { name: "exec", long: ["exec"], short: "e", arg: "none" },
+  { name: "type", long: ["type"], short: "t", arg: "required" },
+  { name: "load-panic", long: ["load-panic"], short: "p", arg: "none" },
+  { name: "kexec-file-syscall", long: ["kexec-file-syscall"], short: "s", arg: "none" },
+  { name: "kexec-syscall", long: ["kexec-syscall"], short: "c", arg: "none" },
+  { name: "kexec-syscall-auto", long: ["kexec-syscall-auto"], short: "a", arg: "none" },
+  { name: "status", long: ["status"], short: "S", arg: "none" },
+  { name: "debug", long: ["debug"], short: "d", arg: "none" },
+  { name: "mem-min", long: ["mem-min"], arg: "required" },
+  { name: "mem-max", long: ["mem-max"], arg: "required" },
+  { name: "hotplug", long: ["hotplug"], arg: "none" },
+  { name: "print-ckr-size", long: ["print-ckr-size"], arg: "none" },
+  // bzImage64 loader
+  { name: "append", long: ["append", "command-line"], arg: "required" },
+  { name: "reuse-cmdline", long: ["reuse-cmdline"], arg: "none" },
+  { name: "initrd", long: ["initrd", "ramdisk"], arg: "required" },
+  // x86_64 architecture options
+  { name: "console-serial", long: ["console-serial"], arg: "none" },
+  { name: "serial", long: ["serial"], arg: "required" },
+  { name: "serial-baud", long: ["serial-baud"], arg: "required" },
+  { name: "elf64-core-headers", long: ["elf64-core-headers"], arg: "none" },
+  { name: "noefi", long: ["noefi"], arg: "none" },
+  // kexec-ts additions
+  { name: "no-hotplug", long: ["no-hotplug"], arg: "none" },
+  { name: "dry-run", long: ["dry-run"], arg: "none" },
+  { name: "json", long: ["json"], arg: "none" },
+  { name: "system-root", long: ["system-root"], arg: "required" },
+  { name: "install", long: ["install"], arg: "optional" },
+  // accepted for compatibility, not implemented
+  ...[
+    ["entry", "required"],
+    ["reuseinitrd", "none"],
+    ["load-preserve-context", "none"],
+    ["load-jump-back-helper", "none"],
+    ["exec-live-update", "none"],
+    ["load-live-update", "none"],
+    ["real-mode", "none"],
+    ["entry-32bit", "none"],
+    ["reset-vga", "none"],
+    ["console-vga", "none"],
+    ["pass-memmap-cmdline", "none"],
+    ["reuse-video-type", "none"],
+    ["elf32-core-headers", "none"],
+    ["args-linux", "none"],
+    ["args-elf", "none"],
+    ["args-none", "none"],
+    ["no-cma", "none"],
+    ["force-dtb", "none"],
+    ["dtb", "required"],
+  ].map(([l, arg]) => ({ name: l, long: [l], arg: arg as "none" | "required", later: l })),
+];
+
+/** Subcommands, recognised as the first argument only. */
+const SUBCOMMANDS = ["status", "plan", "udev-rules", "reload", "help", "version"] as const;
+
+/** Parses a size or address the way kexec-tools does (strtoull base 0): `0x100000`, `1048576`, `04000000`. */
+export function parseAddress(text: string, what: string): bigint {
+  const t = text.trim();
+  if (/^0x[0-9a-f]+$/i.test(t)) return BigInt(t);
+  if (/^0[0-7]+$/.test(t)) return BigInt("0o" + t.slice(1));
+  if (/^[0-9]+$/.test(t)) return BigInt(t);
+  return fail("usage", `${what} "${text}" is not a number (use decimal or 0x hex)`);
+}
+
+/** Parses `--serial`: an I/O port (`0x3f8`) or `ttyS0`..`ttyS3`. */
+function parseSerial(text: string): number {
+  const legacy = [0x3f8, 0x2f8, 0x3e8, 0x2e8];
+  const m = /^(?:\/dev\/)?ttyS([0-3])$/.exec(text);
+  if (m) return legacy[Number(m[1])];
+  const port = Number(parseAddress(text, "--serial port"));
+  if (port <= 0 || port > 0xffff) fail("usage", `--serial port ${text} is not an I/O port (0x1-0xffff)`);
+  return port;
+}
+
+/**
+ * Parses argv (without the program name).
+ * @throws KexecError("usage") for grammar errors; KexecError("not-implemented") for options a later version adds
+ */
+export function parseInvocation(argv: readonly string[]): Invocation {
+  const sub = (SUBCOMMANDS as readonly string[]).includes(argv[0] ?? "") ? argv[0] : undefined;
+  const rest = sub ? argv.slice(1) : argv;
+  const { options, operands } = tokenize(rest, SPECS);
+
+  // kexec-tools' mode state machine (kexec/kexec.c main()), applied in order.
+  let doLoad = true, doExec = false, doShutdown = true, doSync = true, doUnload = false, doStatus = false;
+  let crash = false, help = false, version = false, printCkr = false;
+  let syscall: SyscallChoice = "kexec_load";
+  let hotplug: HotplugChoice = "auto";
+  let consoleSerial = false;
+  let serialPort = 0x3f8;
+  let install: string | undefined;
+  let wantsInstall = false;
+  const inv = { dryRun: sub === "plan", json: false, debug: false, systemRoot: undefined as string | undefined };
+  const load = {
+    append: undefined as string | undefined,
+    initrdPath: undefined as string | undefined,
+    reuseCmdline: false,
+    type: undefined as string | undefined,
+    memMin: undefined as bigint | undefined,
+    memMax: undefined as bigint | undefined,
+    noChecks: false,
+  };
+
+  for (const o of options) {
+    const spec = SPECS.find((s) => s.name === o.name);
+    if (spec?.later) {
+      fail("not-implemented", `not implemented yet: ${o.spelled} (kexec-ts does not support it; use kexec-tools)`);
+    }
+    switch (o.name) {
+      case "help":
+        help = true;
+        break;
+      case "version":
+        version = true;
+        break;
+      case "force":
+        doLoad = true, doShutdown = false, doSync = true, doExec = true;
+        break;
+      case "no-checks":
+        load.noChecks = true;
+        break;
+      case "no-ifdown":
+        break; // kexec-ts never takes interfaces down (see README: device_shutdown() quiesces them)
+      case "no-sync":
+        doSync = false;
+        break;
+      case "load":
+        doLoad = true, doExec = false, doShutdown = false;
+        break;
+      case "unload":
+        doLoad = false, doShutdown = false, doSync = false, doUnload = true;
+        break;
+      case "exec":
+        doLoad = false, doShutdown = false, doSync = true, doExec = true;
+        break;
+      case "load-panic":
+        doLoad = true, doExec = false, doShutdown = false, doSync = false, crash = true;
+        break;
+      case "status":
+        doStatus = true;
+        break;
+      case "type":
+        load.type = o.value;
+        break;
+      case "kexec-file-syscall":
+        syscall = "kexec_file_load";
+        break;
+      case "kexec-syscall":
+        syscall = "kexec_load";
+        break;
+      case "kexec-syscall-auto":
+        syscall = "auto";
+        break;
+      case "debug":
+        inv.debug = true;
+        break;
+      case "mem-min":
+        load.memMin = parseAddress(o.value!, "--mem-min");
+        break;
+      case "mem-max":
+        load.memMax = parseAddress(o.value!, "--mem-max");
+        break;
+      case "hotplug":
+        hotplug = "require";
+        break;
+      case "no-hotplug":
+        hotplug = "off";
+        break;
+      case "print-ckr-size":
+        printCkr = true;
+        break;
+      case "append":
+        load.append = o.value;
+        break;
+      case "reuse-cmdline":
+        load.reuseCmdline = true;
+        break;
+      case "initrd":
+        load.initrdPath = o.value;
+        break;
+      case "console-serial":
+        consoleSerial = true;
+        break;
+      case "serial":
+        serialPort = parseSerial(o.value!);
+        break;
+      case "serial-baud":
+        if (o.value !== "115200") fail("not-implemented", "not implemented yet: --serial-baud other than 115200");
+        break;
+      case "elf64-core-headers":
+      case "noefi":
+        break; // x86_64 always writes ELF64 core headers; kexec-ts never passes EFI runtime services
+      case "dry-run":
+        inv.dryRun = true;
+        break;
+      case "json":
+        inv.json = true;
+        break;
+      case "system-root":
+        inv.systemRoot = o.value;
+        break;
+      case "install":
+        wantsInstall = true;
+        install = o.value;
+        break;
+    }
+  }
+
+  const base = {
+    syscall,
+    dryRun: inv.dryRun,
+    json: inv.json,
+    debug: inv.debug,
+    sync: doSync,
+    systemRoot: inv.systemRoot,
+  };
+  const noOperands = (what: string) => {
+    if (operands.length) fail("usage", `${what} takes no file argument (got ${operands[0]})`);
+  };
+
+  if (help || sub === "help") return { ...base, action: { kind: "help" } };
+  if (version || sub === "version") return { ...base, action: { kind: "version" } };
+  if (sub === "status") {
+    noOperands("status");
+    return { ...base, action: { kind: "status" } };
+  }
+  if (sub === "udev-rules") {
+    // `--install DIR` and `--install=DIR` both work here: a lone operand after --install is its directory.
+    if (wantsInstall && install === undefined && operands.length === 1) install = operands.shift();
+    noOperands("udev-rules");
+    return {
+      ...base,
+      action: { kind: "udev-rules", install: wantsInstall ? install ?? "/etc/udev/rules.d" : undefined },
+    };
+  }
+  if (wantsInstall) fail("usage", "--install belongs to kexec-ts udev-rules");
+  if (sub === "reload") {
+    noOperands("reload");
+    return { ...base, action: { kind: "reload" } };
+  }
+  if (sub === "plan") {
+    doLoad = true, doExec = false, doShutdown = false, doUnload = false;
+  }
+  if (doStatus) {
+    return {
+      ...base,
+      action: { kind: "status-exit", crash: crash || !options.some((o) => o.name === "load") },
+    };
+  }
+  if (printCkr) return { ...base, action: { kind: "print-crash-size" } };
+  if (hotplug !== "auto" && !crash) fail("usage", "--hotplug and --no-hotplug apply to crash kernels: add -p");
+
+  if (doLoad) {
+    if (operands.length === 0) {
+      if (doExec && !options.some((o) => o.name === "load")) return { ...base, action: { kind: "exec" } };
+      fail("usage", "no kernel specified (kexec-ts [-l|-p] [options] KERNEL; see kexec-ts --help)");
+    }
+    if (operands.length > 1) fail("usage", `more than one kernel given: ${operands.join(" ")}`);
+    const request: LoadRequest = {
+      kernelPath: operands[0],
+      ...load,
+      hotplug,
+      serialPort: consoleSerial ? serialPort : 0,
+    };
+    const then = inv.dryRun ? "nothing" : doExec ? "exec" : doShutdown ? "shutdown" : "nothing";
+    return { ...base, action: { kind: "load", crash, then, unloadFirst: doUnload }, load: request };
+  }
+  if (doUnload) {
+    noOperands("unload");
+    return { ...base, action: { kind: "unload", crash } };
+  }
+  if (doExec) {
+    noOperands("-e");
+    return { ...base, action: { kind: "exec" } };
+  }
+  return fail("usage", "nothing to do (see kexec-ts --help)");
+}

@@ -1,0 +1,171 @@
+/**
+ * Human and JSON renderings of status and plans.
+ *
+ * JSON conventions: addresses are `"0x…"` strings (bigint-safe); byte sizes and counts are numbers.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { hex } from "../errors.ts";
+import { describeFlags } from "../abi.ts";
+import type { LoadPlan } from "../plan.ts";
+import type { LoadRequest } from "./args.ts";
+import { flagText } from "../crash/hotplug.ts";
+import { formatRange, type Range } from "../memory/ranges.ts";
+import type { KexecStatus } from "../status.ts";
+
+/** JSON.stringify with bigints: sizes and counts (keys ending in Bytes/Count/Limit) as numbers, the rest as hex. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (key, v) => {
+      if (v === undefined) return null; // stable keys for scripts: absent values are null
+      if (typeof v !== "bigint") return v;
+      return /(Bytes|Count|Limit[A-Z]?\w*|^len|^memsz|^bufsz|^size)$/.test(key) ? Number(v) : hex(v);
+    },
+    2,
+  );
+}
+
+/** `256 MiB`, `917616 bytes`. */
+export function formatSize(bytes: bigint): string {
+  const MiB = 1024n * 1024n;
+  if (bytes >= MiB && bytes % MiB === 0n) return `${bytes / MiB} MiB`;
+  if (bytes >= 1024n && bytes % 1024n === 0n) return `${bytes / 1024n} KiB`;
+  return `${bytes} bytes`;
+}
+
+function rangeText(r: Range): string {
+  return `${formatRange(r)} (${formatSize(r.end - r.start)})`;
+}
+
+function yesNo(v: boolean | undefined): string {
+  return v === undefined ? "unknown" : v ? "yes" : "no";
+}
+
+function limitText(v: bigint | undefined): string {
+  return v === undefined ? "n/a" : v < 0n ? "unlimited" : `${v} left`;
+}
+
+/** The `status` table and verdict, for people. */
+export function renderStatus(s: KexecStatus): string {
+  const rows: [string, string][] = [];
+  rows.push(["kernel", s.kernelRelease ?? "unknown"]);
+  rows.push([
+    "kexec support",
+    s.kexecSupported
+      ? `yes (kexec_load: ${s.syscalls.kexecLoad}, kexec_file_load: ${s.syscalls.kexecFileLoad})`
+      : "no (kernel built without CONFIG_KEXEC_CORE)",
+  ]);
+  rows.push(["kexec image loaded", yesNo(s.kexecLoaded)]);
+  rows.push(["crash image loaded", yesNo(s.crashLoaded)]);
+  const cr = s.crashRegion;
+  rows.push([
+    "crash reservation",
+    cr.kind === "reserved"
+      ? rangeText(cr.main) + (cr.low ? `, low ${rangeText(cr.low)}` : "")
+      : cr.kind === "none"
+      ? "none (crashkernel= not set)"
+      : cr.kind === "hidden"
+      ? `addresses hidden (not root)${s.crashSizeBytes ? `, ${formatSize(s.crashSizeBytes)}` : ""}`
+      : "unknown (/proc/iomem unreadable)",
+  ]);
+  rows.push([
+    "crash_elfcorehdr_size",
+    s.hotplug.elfcorehdrSizeBytes === undefined
+      ? "absent (kernel without CONFIG_CRASH_HOTPLUG)"
+      : `${s.hotplug.elfcorehdrSizeBytes} bytes`,
+  ]);
+  rows.push(["crash_hotplug", `cpu ${flagText(s.hotplug.cpu)}, memory ${flagText(s.hotplug.memory)}`]);
+  rows.push(["lockdown", s.lockdown ?? "unknown (securityfs not mounted or LSM absent)"]);
+  rows.push(["kexec_load_disabled", yesNo(s.kexecLoadDisabled)]);
+  rows.push(["load limits", `panic ${limitText(s.loadLimitPanic)}, reboot ${limitText(s.loadLimitReboot)}`]);
+  rows.push(["udev rule", s.udev.ours ?? s.udev.other ?? "none"]);
+  if (s.record) {
+    rows.push([
+      "last kexec-ts -p load",
+      `${s.record.loadedAt}, ${s.record.syscall}, flags ${hex(s.record.flags)}${s.record.hotplug ? " (hotplug)" : ""}`,
+    ]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const v = s.verdict;
+  const head = v.behaviour === "in-place"
+    ? "(b) kernel updates elfcorehdr; no reload"
+    : v.behaviour === "reload"
+    ? "(a) unload-then-reload by userspace"
+    : "nothing to update";
+  return rows.map(([k, val]) => `${k.padEnd(width)}  ${val}`).join("\n") +
+    `\n\nhotplug verdict: ${head} [${v.reason}]\n  ${v.explanation}\n`;
+}
+
+/** A plan as JSON-ready data: segments with role, addresses, sizes and the SHA-256 of their bytes. */
+export function planToJson(plan: LoadPlan): Record<string, unknown> {
+  return {
+    syscall: "kexec_load",
+    kind: plan.kind,
+    loader: plan.loader,
+    entry: plan.entry,
+    flags: plan.flags,
+    flagNames: describeFlags(plan.flags),
+    cmdline: plan.cmdline,
+    kernelEntry: plan.kernelEntry,
+    bootParams: plan.bootParams,
+    hotplug: plan.hotplug,
+    segments: plan.segments.map((s) => ({
+      role: s.role,
+      mem: s.mem,
+      memsz: s.memsz,
+      bufsz: BigInt(s.buf.length),
+      sha256: sha256Hex(s.buf),
+    })),
+    shaRegions: plan.shaRegions,
+    digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    notes: plan.notes,
+  };
+}
+
+function sha256Hex(buf: Uint8Array): string {
+  return createHash("sha256").update(buf).digest("hex");
+}
+
+/** The plan for people. */
+export function renderPlan(plan: LoadPlan): string {
+  const h = (v: bigint) => hex(v);
+  const lines = [
+    `kexec-ts plan: ${plan.loader} ${plan.kind === "crash" ? "crash kernel" : "kernel"} through kexec_load`,
+    `entry     ${h(plan.entry)} (purgatory) -> kernel ${h(plan.kernelEntry)}, boot_params ${
+      h(plan.bootParams)
+    } in %rsi`,
+    `flags     ${h(plan.flags)} (${describeFlags(plan.flags)})`,
+    `cmdline   ${plan.cmdline}`,
+    "segments",
+    `  #  ${"role".padEnd(12)} ${"mem".padEnd(18)} ${"memsz".padEnd(11)} ${"bufsz".padEnd(11)} sha256`,
+  ];
+  plan.segments.forEach((s, i) => {
+    lines.push(
+      `  ${i}  ${s.role.padEnd(12)} ${h(s.mem).padEnd(18)} ${h(s.memsz).padEnd(11)} ${hex(s.buf.length).padEnd(11)} ${
+        sha256Hex(s.buf).slice(0, 16)
+      }`,
+    );
+  });
+  const verified = plan.shaRegions.length;
+  lines.push(
+    `purgatory verifies ${verified} region${verified === 1 ? "" : "s"} (SHA-256 ${
+      [...plan.digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")
+    }...)`,
+  );
+  for (const n of plan.notes) lines.push(`note: ${n}`);
+  return lines.join("\n") + "\n";
+}
+
+/** A kexec_file_load "plan": the kernel does the layout, so only the inputs are known. */
+export function renderFilePlan(req: LoadRequest, cmdline: string, flags: bigint): string {
+  return [
+    "kexec-ts plan: kexec_file_load (the kernel lays out the segments)",
+    `kernel    ${req.kernelPath}`,
+    `initrd    ${req.initrdPath ?? "(none)"}`,
+    `cmdline   ${cmdline}`,
+    `flags     ${hex(flags)}`,
+  ].join("\n") + "\n";
+}

@@ -1,0 +1,154 @@
+/**
+ * Carries out an {@link Invocation}: the only module that sequences reads, plans, checks and kernel calls.
+ * Kernel calls go through {@link KernelOps} (the real one wraps ffi/), so the order "plan, validate, then call"
+ * is visible in one place.
+ *
+ * @module
+ */
+
+import { KexecError } from "../errors.ts";
+import { KEXEC_ARCH_X86_64, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_ON_CRASH } from "../abi.ts";
+import { Errno, type ErrnoContext } from "../../ffi/errno.ts";
+import type { SyscallSegment } from "../../ffi/kexec.ts";
+import { type SystemView } from "../system.ts";
+import { gatherStatus, readLockdown } from "../status.ts";
+import { readInteger } from "../system.ts";
+import { removeCrashRecord } from "../crash/record.ts";
+import { renderStatus, toJson } from "./output.ts";
+import { USAGE, VERSION } from "./usage.ts";
+import type { Invocation } from "./args.ts";
+import { performLoad } from "../load.ts";
+import { runReload } from "../crash/reload.ts";
+import { udevRulesCommand } from "../crash/udev.ts";
+
+/** The kernel calls a run may make. */
+export interface KernelOps {
+  kexecLoad(
+    entry: bigint,
+    segments: readonly SyscallSegment[],
+    flags: bigint,
+    ctx: ErrnoContext,
+    trace?: (text: string) => void,
+  ): void;
+  kexecFileLoad(
+    kernel: string | undefined,
+    initrd: string | undefined,
+    cmdline: string,
+    flags: bigint,
+    ctx: ErrnoContext,
+  ): void;
+  rebootIntoKexec(ctx: ErrnoContext): never;
+  sync(): void;
+}
+
+/** Where a run writes and what it runs against. */
+export interface RunEnv {
+  sys: SystemView;
+  kernel: KernelOps;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Runs `shutdown -r now` (kexec-tools' behaviour with no mode option). */
+  shutdown: () => void;
+  /** Effective uid (errno explanations). */
+  uid: number;
+}
+
+/** The facts errno explanations need, read through the SystemView. */
+export function errnoContext(env: RunEnv, crash: boolean): ErrnoContext {
+  return {
+    uid: env.uid,
+    crash,
+    lockdown: readLockdown(env.sys),
+    kexecLoadDisabled: readInteger(env.sys, "/proc/sys/kernel/kexec_load_disabled") === 1n,
+    loadLimit: readInteger(env.sys, `/proc/sys/kernel/kexec_load_limit_${crash ? "panic" : "reboot"}`),
+  };
+}
+
+/**
+ * Runs the invocation; returns the exit status.
+ * @throws KexecError for every failure the user should see
+ */
+export async function run(inv: Invocation, env: RunEnv): Promise<number> {
+  const a = inv.action;
+  switch (a.kind) {
+    case "help":
+      env.out(USAGE);
+      return 0;
+    case "version":
+      env.out(`kexec-ts ${VERSION}\n`);
+      return 0;
+    case "status": {
+      const s = gatherStatus(env.sys);
+      env.out(inv.json ? toJson(s) + "\n" : renderStatus(s));
+      return 0;
+    }
+    case "status-exit": {
+      // kexec-tools -S: the exit status is the value read, 1 when the image (crash by default, normal with -l) is
+      // loaded, 0 when not, 255 when the file cannot be read.
+      const v = readInteger(env.sys, a.crash ? "/sys/kernel/kexec_crash_loaded" : "/sys/kernel/kexec_loaded");
+      return v === undefined ? 255 : v === 1n ? 1 : 0;
+    }
+    case "print-crash-size": {
+      env.out(`${readInteger(env.sys, "/sys/kernel/kexec_crash_size") ?? 0n}\n`);
+      return 0;
+    }
+    case "unload":
+      unload(inv, env, a.crash);
+      return 0;
+    case "exec":
+      execLoaded(inv, env);
+      return 0;
+    case "load": {
+      if (a.unloadFirst && !inv.dryRun) unload(inv, env, a.crash);
+      await performLoad(inv, a.crash, env);
+      if (inv.dryRun) return 0;
+      if (a.then === "exec") execLoaded(inv, env);
+      if (a.then === "shutdown") env.shutdown();
+      return 0;
+    }
+    case "reload":
+      return await runReload(inv, env);
+    case "udev-rules":
+      return udevRulesCommand(a.install, env);
+  }
+}
+
+/** `-u` / `-p -u`: kexec_load with no segments (or KEXEC_FILE_UNLOAD under -s). */
+function unload(inv: Invocation, env: RunEnv, crash: boolean): void {
+  const ctx = errnoContext(env, crash);
+  if (inv.syscall === "kexec_file_load") {
+    env.kernel.kexecFileLoad(undefined, undefined, "", KEXEC_FILE_UNLOAD | (crash ? KEXEC_FILE_ON_CRASH : 0n), ctx);
+  } else {
+    env.kernel.kexecLoad(0n, [], KEXEC_ARCH_X86_64 | (crash ? KEXEC_ON_CRASH : 0n), ctx);
+  }
+  if (crash) removeCrashRecord();
+}
+
+/** `-e`: sync (unless -y), then reboot into the loaded kernel. */
+function execLoaded(inv: Invocation, env: RunEnv): void {
+  const loaded = readInteger(env.sys, "/sys/kernel/kexec_loaded");
+  if (loaded === undefined) {
+    throw new KexecError(
+      "unsupported",
+      "this kernel has no kexec support (no /sys/kernel/kexec_loaded): nothing to execute",
+    );
+  }
+  if (loaded !== 1n) {
+    throw new KexecError(
+      "nothing-loaded",
+      "no kernel is loaded for kexec -e (/sys/kernel/kexec_loaded is 0); load one first with kexec-ts -l KERNEL",
+    );
+  }
+  if (inv.sync) env.kernel.sync();
+  try {
+    env.kernel.rebootIntoKexec(errnoContext(env, false));
+  } catch (e) {
+    if (e instanceof KexecError && "errno" in e && e.errno === Errno.EINVAL) {
+      throw new KexecError(
+        "nothing-loaded",
+        "the kernel has no image to execute (EINVAL); load one with kexec-ts -l KERNEL",
+      );
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The crash kernel reservation (`crashkernel=`), as `/proc/iomem` shows it.
+ *
+ * `crashkernel=X,high` (or the automatic fallback) makes two "Crash kernel" resources: the main one (`crashk_res`)
+ * and a low one below 4 GiB (`crashk_low_res`). Only the main range may hold kexec segments and the entry point;
+ * the kernel checks `crashk_res` alone. `/sys/kernel/kexec_crash_size` is the main range's size, which tells the two
+ * apart; without it the higher range is the main one.
+ *
+ * @module
+ */
+
+import { fail, hex } from "../errors.ts";
+import { findIomem, type IomemEntry } from "../memory/iomem.ts";
+import { type Range, rangeSize } from "../memory/ranges.ts";
+import { readInteger, type SystemView } from "../system.ts";
+
+/** The main crash range and, when reserved, the low one. */
+export interface CrashRegions {
+  main: Range;
+  low?: Range;
+}
+
+/** The iomem name of both crash reservations. */
+export const CRASH_KERNEL_NAME = "Crash kernel";
+
+/**
+ * Finds the crash reservation(s) in a parsed `/proc/iomem`.
+ * @param mainSizeBytes `/sys/kernel/kexec_crash_size`, when known, to tell main from low
+ * @returns `undefined` when nothing is reserved
+ */
+export function findCrashRegions(iomem: readonly IomemEntry[], mainSizeBytes?: bigint): CrashRegions | undefined {
+  const found: Range[] = findIomem(iomem, CRASH_KERNEL_NAME).map((e) => ({ start: e.start, end: e.end }));
+  if (found.length === 0) return undefined;
+  if (found.length === 1) return { main: found[0] };
+  found.sort((a, b) => (a.start < b.start ? 1 : -1)); // highest first
+  const bySize = mainSizeBytes === undefined ? -1 : found.findIndex((r) => rangeSize(r) === mainSizeBytes);
+  const mainIndex = bySize >= 0 ? bySize : 0;
+  const main = found[mainIndex];
+  const low = found.find((_, i) => i !== mainIndex);
+  return { main, low };
+}
+
+/**
+ * The crash regions of the running machine, or a one-line error telling the user how to reserve one.
+ * @throws KexecError("no-crash-region")
+ */
+export function requireCrashRegions(sys: SystemView, iomem: readonly IomemEntry[]): CrashRegions {
+  const regions = findCrashRegions(iomem, readInteger(sys, "/sys/kernel/kexec_crash_size"));
+  if (!regions) {
+    fail(
+      "no-crash-region",
+      'crashkernel= is not set on this kernel\'s command line (no "Crash kernel" in /proc/iomem); ' +
+        "boot with crashkernel=256M (or more) to load a crash kernel",
+    );
+  }
+  if (rangeSize(regions.main) === 0n) {
+    fail(
+      "no-crash-region",
+      `the crash kernel region at ${hex(regions.main.start)} is empty; boot with crashkernel=256M`,
+    );
+  }
+  return regions;
+}

@@ -1,0 +1,118 @@
+/**
+ * The LoadPlan: plain data describing one kexec_load call, and the validation that mirrors the kernel's own
+ * sanity checks (kernel/kexec_core.c sanity_check_segment_list, kernel/kexec.c) so a bad plan is refused
+ * with a message naming the segment, before any syscall. This matters most for crash loads: the kernel frees
+ * the loaded crash kernel before it checks the new one.
+ *
+ * @module
+ */
+
+import { fail, hex } from "./errors.ts";
+import { contains, formatRange, overlaps, PAGE_SIZE, type Range } from "./memory/ranges.ts";
+
+/** What a segment holds. */
+export type SegmentRole = "kernel" | "initrd" | "boot-params" | "purgatory" | "elfcorehdr";
+
+/** One segment: `buf` is copied to physical `mem`; the rest of `memsz` is zero-filled by the kernel. */
+export interface PlanSegment {
+  role: SegmentRole;
+  buf: Uint8Array;
+  mem: bigint;
+  memsz: bigint;
+}
+
+/** One kexec_load call, fully decided. */
+export interface LoadPlan {
+  kind: "reboot" | "crash";
+  /** Image type that produced it ("bzImage64"). */
+  loader: string;
+  /** Purgatory's entry point: what kexec_load gets. */
+  entry: bigint;
+  /** The kexec_load flags (arch in the high half). */
+  flags: bigint;
+  /** Sorted by `mem`. */
+  segments: PlanSegment[];
+  /** The command line the new kernel gets, exactly. */
+  cmdline: string;
+  /** The kernel's 64-bit entry (purgatory jumps there) and boot_params address (in %rsi). */
+  kernelEntry: bigint;
+  bootParams: bigint;
+  /** KEXEC_UPDATE_ELFCOREHDR requested. */
+  hotplug: boolean;
+  /** The regions purgatory hashes, and the digest it expects. */
+  shaRegions: { start: bigint; len: bigint }[];
+  digest: Uint8Array;
+  /** Remarks for the user (why a choice was made). */
+  notes: string[];
+}
+
+/** The kernel's limit on segments (KEXEC_SEGMENT_MAX). */
+export const KEXEC_SEGMENT_MAX = 16;
+
+/** Memory a plan may use. */
+export interface PlanLimits {
+  /** Where segments may go: RAM (normal) or the main crash range (crash). */
+  allowed: readonly Range[];
+  /** For crash plans: the main crash range, which must also hold the entry. */
+  crash?: Range;
+  /** Highest physical address + 1 the kernel accepts as a destination (MAXMEM). */
+  maxAddress: bigint;
+}
+
+/** 4-level paging MAXMEM on x86_64 (64 TiB); KEXEC_DESTINATION_MEMORY_LIMIT is MAXMEM - 1. */
+export const MAXMEM_4LEVEL = 1n << 46n;
+
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+
+function startsWithElfMagic(buf: Uint8Array): boolean {
+  return buf.length >= 4 && ELF_MAGIC.every((b, i) => buf[i] === b);
+}
+
+/** `segment 2 (initrd, 0x...-0x...)` for messages. */
+export function describeSegment(s: PlanSegment, i: number): string {
+  return `segment ${i} (${s.role}, ${formatRange({ start: s.mem, end: s.mem + s.memsz })})`;
+}
+
+/**
+ * Checks a plan the way the kernel will, plus kexec-ts' own rules (hotplug ELF-magic uniqueness, crash slack).
+ * @throws KexecError("invalid-plan") naming the first offending segment
+ */
+export function validatePlan(plan: LoadPlan, limits: PlanLimits): void {
+  const bad = (msg: string): never => fail("invalid-plan", msg);
+  const segs = plan.segments;
+  if (segs.length === 0) bad("the plan has no segments");
+  if (segs.length > KEXEC_SEGMENT_MAX) {
+    bad(`the plan has ${segs.length} segments; the kernel accepts at most ${KEXEC_SEGMENT_MAX} (KEXEC_SEGMENT_MAX)`);
+  }
+  segs.forEach((s, i) => {
+    const d = describeSegment(s, i);
+    if (s.mem % PAGE_SIZE !== 0n || s.memsz % PAGE_SIZE !== 0n) {
+      bad(`${d}: mem ${hex(s.mem)} and memsz ${hex(s.memsz)} must be multiples of 4 KiB`);
+    }
+    if (s.memsz === 0n) bad(`${d}: memsz is 0`);
+    if (BigInt(s.buf.length) > s.memsz) bad(`${d}: bufsz ${hex(s.buf.length)} is larger than memsz ${hex(s.memsz)}`);
+    const end = s.mem + s.memsz;
+    if (end >= limits.maxAddress) bad(`${d}: ends above the kernel's destination limit ${hex(limits.maxAddress)}`);
+    const range = { start: s.mem, end };
+    if (limits.crash && !contains(limits.crash, range)) {
+      bad(`${d}: outside the crash kernel region ${formatRange(limits.crash)}`);
+    }
+    if (!limits.allowed.some((a) => contains(a, range))) bad(`${d}: not inside usable RAM`);
+    for (let j = 0; j < i; j++) {
+      const o = segs[j];
+      if (overlaps(range, { start: o.mem, end: o.mem + o.memsz })) bad(`${d} overlaps ${describeSegment(o, j)}`);
+    }
+    if (plan.hotplug && s.role !== "elfcorehdr" && startsWithElfMagic(s.buf)) {
+      bad(`${d} starts with the ELF magic; with hotplug the kernel would take it for the elfcorehdr`);
+    }
+  });
+  if (plan.hotplug && segs.filter((s) => s.role === "elfcorehdr").length !== 1) {
+    bad("a hotplug crash plan needs exactly one elfcorehdr segment");
+  }
+  if (limits.crash && (plan.entry < limits.crash.start || plan.entry >= limits.crash.end)) {
+    bad(`the entry point ${hex(plan.entry)} is outside the crash kernel region ${formatRange(limits.crash)}`);
+  }
+  if (!segs.some((s) => plan.entry >= s.mem && plan.entry < s.mem + s.memsz)) {
+    bad(`the entry point ${hex(plan.entry)} is not inside any segment`);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * `kexec-ts status`: everything the running kernel says about kexec, crash dumps and crash hotplug, plus the
+ * hotplug verdict. All reads go through the SystemView; nothing here needs root, though some values are only
+ * visible to root (they then show as "denied").
+ *
+ * @module
+ */
+
+import { findCrashRegions } from "./crash/region.ts";
+import {
+  findUdevRules,
+  type HotplugSysfs,
+  type HotplugVerdict,
+  hotplugVerdict,
+  readHotplugSysfs,
+  type UdevRuleState,
+} from "./crash/hotplug.ts";
+import { type CrashLoadRecord, readCrashRecord } from "./crash/record.ts";
+import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
+import type { Range } from "./memory/ranges.ts";
+import { readInteger, readText, readTrimmed, type SystemView } from "./system.ts";
+
+/** Whether a syscall is compiled into the running kernel, from `/proc/kallsyms`. */
+export type SyscallPresence = "yes" | "no" | "unknown";
+
+/** The crash reservation as status reports it. */
+export type CrashRegionStatus =
+  | { kind: "reserved"; main: Range; low?: Range }
+  | { kind: "none" }
+  | { kind: "hidden" } // non-root: /proc/iomem addresses are zeroed
+  | { kind: "unreadable" };
+
+/** What `status` reports. Optional fields are absent when the kernel does not provide them. */
+export interface KexecStatus {
+  kernelRelease?: string;
+  /** CONFIG_KEXEC_CORE: `/sys/kernel/kexec_loaded` exists. */
+  kexecSupported: boolean;
+  syscalls: { kexecLoad: SyscallPresence; kexecFileLoad: SyscallPresence };
+  kexecLoaded?: boolean;
+  crashLoaded?: boolean;
+  /** `/sys/kernel/kexec_crash_size`: bytes of the main crash reservation. */
+  crashSizeBytes?: bigint;
+  crashRegion: CrashRegionStatus;
+  hotplug: HotplugSysfs;
+  /** `none`, `integrity`, `confidentiality`; absent when securityfs is not mounted or the LSM is not built. */
+  lockdown?: string;
+  kexecLoadDisabled?: boolean;
+  /** `kexec_load_limit_{panic,reboot}`: -1 = unlimited, 0 = no more loads (6.1+). */
+  loadLimitPanic?: bigint;
+  loadLimitReboot?: bigint;
+  udev: UdevRuleState;
+  record?: CrashLoadRecord;
+  verdict: HotplugVerdict;
+}
+
+/**
+ * Whether `__x64_sys_<name>` is a real (strong, `T`) symbol. A kernel built without the syscall still has a weak
+ * (`W`) stub that returns ENOSYS, so presence alone proves nothing. Reading kallsyms has no side effects, unlike a
+ * probing syscall (which would consume a kexec_load_limit slot).
+ */
+export function syscallPresence(kallsyms: string | undefined, name: string): SyscallPresence {
+  if (kallsyms === undefined) return "unknown";
+  const m = new RegExp(`^[0-9a-f]+ ([A-Za-z]) __x64_sys_${name}$`, "m").exec(kallsyms);
+  if (!m) return "no";
+  return m[1] === "T" || m[1] === "t" ? "yes" : "no";
+}
+
+/** Reads `0`/`1` sysfs booleans. */
+function readBool(sys: SystemView, path: string): boolean | undefined {
+  const v = readInteger(sys, path);
+  return v === undefined ? undefined : v !== 0n;
+}
+
+/** Reads the lockdown mode from securityfs: the bracketed word of `none [integrity] confidentiality`. */
+export function readLockdown(sys: SystemView): string | undefined {
+  const text = readTrimmed(sys, "/sys/kernel/security/lockdown");
+  return text === undefined ? undefined : /\[(\w+)\]/.exec(text)?.[1];
+}
+
+/** Gathers the status of the machine behind `sys`. */
+export function gatherStatus(sys: SystemView): KexecStatus {
+  const kexecLoaded = readBool(sys, "/sys/kernel/kexec_loaded");
+  const crashLoaded = readBool(sys, "/sys/kernel/kexec_crash_loaded");
+  const crashSizeBytes = readInteger(sys, "/sys/kernel/kexec_crash_size");
+  const kexecSupported = kexecLoaded !== undefined || sys.list("/sys/kernel")?.includes("kexec_loaded") === true;
+  const kallsyms = readText(sys, "/proc/kallsyms");
+
+  let crashRegion: CrashRegionStatus;
+  const iomemText = readText(sys, "/proc/iomem");
+  if (iomemText === undefined) {
+    crashRegion = { kind: "unreadable" };
+  } else {
+    const iomem = parseIomem(iomemText);
+    const regions = findCrashRegions(iomem, crashSizeBytes);
+    if (!regions) crashRegion = { kind: "none" };
+    else if (iomemAddressesHidden(iomem)) crashRegion = { kind: "hidden" };
+    else crashRegion = { kind: "reserved", ...regions };
+  }
+
+  const hotplug = readHotplugSysfs(sys);
+  const udev = findUdevRules(sys);
+  const record = crashLoaded ? readCrashRecord(sys) : undefined;
+  return {
+    kernelRelease: readTrimmed(sys, "/proc/sys/kernel/osrelease"),
+    kexecSupported,
+    syscalls: {
+      kexecLoad: syscallPresence(kallsyms, "kexec_load"),
+      kexecFileLoad: syscallPresence(kallsyms, "kexec_file_load"),
+    },
+    kexecLoaded,
+    crashLoaded,
+    crashSizeBytes,
+    crashRegion,
+    hotplug,
+    lockdown: readLockdown(sys),
+    kexecLoadDisabled: readBool(sys, "/proc/sys/kernel/kexec_load_disabled"),
+    loadLimitPanic: readInteger(sys, "/proc/sys/kernel/kexec_load_limit_panic"),
+    loadLimitReboot: readInteger(sys, "/proc/sys/kernel/kexec_load_limit_reboot"),
+    udev,
+    record,
+    verdict: hotplugVerdict({ kexecSupported, crashLoaded, sysfs: hotplug, record, udev }),
+  };
+}

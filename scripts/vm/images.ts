@@ -1,0 +1,221 @@
+/**
+ * Builds the guest images the VM tests boot, from the current checkout and the host's packages:
+ *
+ *  - the main initramfs: busybox, Deno and the glibc libraries it needs, kexec-ts' sources under /kts,
+ *    Debian's kexec-tools (the peer), systemd-udevd, the guest kernel as /boot/vmlinuz and the stage-2 initrds;
+ *  - the stage-2 initrd, booted by the kexec'd kernel or the capture kernel: busybox, makedumpfile and a /init
+ *    that reports what it finds (command line, initrd marker, /proc/vmcore) on the data channel;
+ *  - optionally a stage-2 initrd padded with 64 MiB of random data (the large-initrd tests).
+ *
+ * Archives are uncompressed newc cpio (the kernel unpacks them faster under TCG than gzip) and cached under
+ * .cache/vm/ by a hash of their contents.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { type CpioEntry, writeCpio } from "./cpio.ts";
+
+/** The checkout root. */
+export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+/** Where the setup script unpacks the guest kernel. */
+export const KERNEL = `${ROOT}/.cache/kernel/vmlinuz`;
+/** The pinned Deno binary. */
+export const DENO = `${ROOT}/.tools/deno/node_modules/@deno/linux-x64-glibc/deno`;
+const CACHE = `${ROOT}/.cache/vm`;
+
+/** Programs the guest images take from the host, with their shared libraries. */
+const HOST_PROGRAMS = {
+  busybox: "/bin/busybox",
+  kexec: "/sbin/kexec",
+  makedumpfile: "/usr/bin/makedumpfile",
+  udevd: "/lib/systemd/systemd-udevd",
+  udevadm: "/usr/bin/udevadm",
+};
+
+/** Fails with the fix when a host ingredient is missing (the VM tests must fail loudly, never skip). */
+export function requireIngredients(): void {
+  const missing: string[] = [];
+  for (const p of [KERNEL, DENO, ...Object.values(HOST_PROGRAMS)]) {
+    try {
+      Deno.statSync(p);
+    } catch {
+      missing.push(p);
+    }
+  }
+  try {
+    new Deno.Command("qemu-system-x86_64", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+  } catch {
+    missing.push("qemu-system-x86_64");
+  }
+  if (missing.length) {
+    throw new Error(`VM test ingredients missing: ${missing.join(", ")}; run scripts/setup --vm (as root)`);
+  }
+}
+
+/** Shared libraries of a dynamically linked program, as `ldd` resolves them (none for static binaries). */
+function sharedLibraries(program: string): string[] {
+  const r = new Deno.Command("ldd", { args: [program], stdout: "piped", stderr: "piped" }).outputSync();
+  const text = new TextDecoder().decode(r.stdout);
+  const libs: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s+(\/\S+)\s+\(/.exec(line);
+    if (m) libs.push(m[1]);
+  }
+  return libs;
+}
+
+class Tree {
+  readonly entries = new Map<string, CpioEntry>();
+  dir(path: string): void {
+    const parts = path.replace(/^\//, "").split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join("/");
+      if (!this.entries.has(p)) this.entries.set(p, { path: p, kind: "dir", mode: 0o755 });
+    }
+  }
+  file(path: string, data: Uint8Array | string, mode = 0o644): void {
+    const p = path.replace(/^\//, "");
+    this.dir(p.split("/").slice(0, -1).join("/"));
+    this.entries.set(p, {
+      path: p,
+      kind: "file",
+      mode,
+      data: typeof data === "string" ? new TextEncoder().encode(data) : data,
+    });
+  }
+  hostFile(guestPath: string, hostPath: string, mode?: number): void {
+    const real = Deno.realPathSync(hostPath);
+    const st = Deno.statSync(real);
+    this.file(guestPath, Deno.readFileSync(real), mode ?? (st.mode ?? 0o644) & 0o7777);
+  }
+  program(guestPath: string, hostPath: string): void {
+    this.hostFile(guestPath, hostPath, 0o755);
+    for (const lib of sharedLibraries(hostPath)) {
+      if (!this.entries.has(lib.slice(1))) this.hostFile(lib, lib, 0o755);
+    }
+  }
+  symlink(path: string, target: string): void {
+    const p = path.replace(/^\//, "");
+    this.dir(p.split("/").slice(0, -1).join("/"));
+    this.entries.set(p, { path: p, kind: "symlink", mode: 0o777, target });
+  }
+  hostTree(guestDir: string, hostDir: string, filter: (rel: string) => boolean): void {
+    const walk = (rel: string) => {
+      for (const e of [...Deno.readDirSync(`${hostDir}/${rel}`)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (!filter(r)) continue;
+        if (e.isDirectory) walk(r);
+        else if (e.isFile) this.hostFile(`${guestDir}/${r}`, `${hostDir}/${r}`);
+      }
+    };
+    walk("");
+  }
+  base(): void {
+    for (
+      const d of ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "run", "root", "etc", "var/tmp"]
+    ) {
+      this.dir(d);
+    }
+    this.entries.set("dev/console", { path: "dev/console", kind: "char", mode: 0o600, rdev: [5, 1] });
+    this.hostFile("/bin/busybox", HOST_PROGRAMS.busybox, 0o755);
+    this.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp/nobody:/bin/sh\n");
+    this.file("/etc/group", "root:x:0:\nnogroup:x:65534:\n");
+  }
+  archive(): Uint8Array {
+    const sorted = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+    return writeCpio(sorted);
+  }
+}
+
+function cached(name: string, build: () => Uint8Array): string {
+  Deno.mkdirSync(CACHE, { recursive: true });
+  const bytes = build();
+  const digest = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+  const path = `${CACHE}/${name}-${digest}.cpio`;
+  try {
+    Deno.statSync(path);
+  } catch {
+    Deno.writeFileSync(`${path}.tmp`, bytes);
+    Deno.renameSync(`${path}.tmp`, path);
+  }
+  return path;
+}
+
+/** Deterministic pseudo-random bytes (xorshift), so the big initrd is the same on every build. */
+export function pseudoRandom(len: number, seed = 0x9e3779b9): Uint8Array {
+  const out = new Uint8Array(len);
+  const words = new Uint32Array(out.buffer, 0, Math.floor(len / 4));
+  let x = seed >>> 0;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    words[i] = x;
+  }
+  return out;
+}
+
+/** The marker file the stage-2 initrd carries; the guest prints it so tests know our initrd was used. */
+export const STAGE2_MARKER = "kexec-ts-stage2-initrd-7f3a";
+
+function stage2Archive(payloadBytes: number): Uint8Array {
+  const t = new Tree();
+  t.base();
+  t.hostFile("/init", `${ROOT}/tests/vm/guest/stage2-init.sh`, 0o755);
+  t.program("/usr/bin/makedumpfile", HOST_PROGRAMS.makedumpfile);
+  t.file("/kts-marker", STAGE2_MARKER + "\n");
+  if (payloadBytes) t.file("/payload.bin", pseudoRandom(payloadBytes));
+  return t.archive();
+}
+
+/** Paths of the built images. */
+export interface GuestImages {
+  main: string;
+  stage2: string;
+  stage2Big: string;
+}
+
+/** Size of the random payload in the big stage-2 initrd: 64 MiB. */
+export const BIG_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Builds (or reuses) every guest image.
+ * @param opts.big include the 64 MiB stage-2 initrd inside the main image (only the tests that load it need it)
+ */
+export function buildImages(opts: { big?: boolean } = {}): GuestImages {
+  requireIngredients();
+  const stage2Bytes = stage2Archive(0);
+  const stage2 = cached("stage2", () => stage2Bytes);
+  const bigBytes = opts.big ? stage2Archive(BIG_PAYLOAD_BYTES) : undefined;
+  const stage2Big = bigBytes ? cached("stage2-big", () => bigBytes) : "";
+  const main = cached(opts.big ? "main-big" : "main", () => {
+    const t = new Tree();
+    t.base();
+    t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
+    t.program("/usr/local/bin/deno", DENO);
+    t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
+    t.program("/lib/systemd/systemd-udevd", HOST_PROGRAMS.udevd);
+    t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
+    t.dir("/etc/udev/rules.d");
+    t.file(
+      "/bin/kexec-ts",
+      '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n',
+      0o755,
+    );
+    t.file("/kts/deno.json", Deno.readFileSync(`${ROOT}/deno.json`));
+    t.file("/kts/main.ts", Deno.readFileSync(`${ROOT}/main.ts`));
+    const ts = (rel: string) =>
+      !rel.includes(".") || rel.endsWith(".ts") || rel.endsWith(".sh") || rel.endsWith(".json");
+    t.hostTree("/kts/lib", `${ROOT}/lib`, ts);
+    t.hostTree("/kts/ffi", `${ROOT}/ffi`, ts);
+    t.hostTree("/kts/tests/vm/guest", `${ROOT}/tests/vm/guest`, () => true);
+    t.hostFile("/boot/vmlinuz", KERNEL);
+    t.file("/boot/stage2.cpio", stage2Bytes);
+    if (bigBytes) t.file("/boot/stage2-big.cpio", bigBytes);
+    return t.archive();
+  });
+  return { main, stage2, stage2Big };
+}

@@ -1,0 +1,276 @@
+/**
+ * Boots the guest under QEMU (TCG) and talks to it.
+ *
+ * Channels:
+ *  - ttyS0: the kernel console, streamed from QEMU's stdio (kept for failure messages);
+ *  - ttyS1: the data channel, a unix socket: guest scripts print `@@KTS key value` markers there, ask the host for
+ *    things with `@@KTS-REQ id verb args` lines and read `@@KTS-ACK id ok|error ...` replies;
+ *  - QMP: a unix socket the host uses for memory hot-add (and CPU hot-add once it works).
+ *
+ * Every wait has a timeout; a guest that hangs fails the run with the tail of both channels in the message.
+ *
+ * @module
+ */
+
+import { KERNEL } from "./images.ts";
+
+/** One `@@KTS key value` line from the guest. */
+export interface Marker {
+  key: string;
+  value: string;
+  /** Milliseconds since QEMU started. */
+  atMs: number;
+}
+
+/** How to boot. */
+export interface VmOptions {
+  /** Initramfs path. */
+  initrd: string;
+  /** `kts.scenario=` for the guest init. */
+  scenario: string;
+  /** Extra kernel command line. */
+  append?: string;
+  /** Boot memory, e.g. "2G". */
+  memory?: string;
+  /** Hotplug: DIMM slots and the maximum memory (e.g. 8, "8G"). */
+  slots?: number;
+  maxmem?: string;
+  smp?: string;
+  machine?: string;
+  /** Whole-run limit. */
+  timeoutMs: number;
+  /** Handles `@@KTS-REQ` requests; the default knows `hotadd-mem SIZE_MIB`. */
+  onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
+  /** Log everything to stderr as it arrives (KTS_VM_VERBOSE=1). */
+  verbose?: boolean;
+}
+
+/** What a run produced. */
+export interface VmResult {
+  markers: Marker[];
+  console: string;
+  data: string;
+  exitCode: number | null;
+  timedOut: boolean;
+  elapsedMs: number;
+}
+
+/** A running VM. */
+export interface Vm {
+  qmp(command: string, args?: Record<string, unknown>): Promise<unknown>;
+  /** Adds a DIMM of `sizeMiB` through QMP; returns its id. */
+  hotAddMemory(sizeMiB: number): Promise<string>;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+async function connectUnix(path: string, deadline: number): Promise<Deno.UnixConn> {
+  for (;;) {
+    try {
+      return await Deno.connect({ transport: "unix", path });
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`cannot connect to ${path}: ${e}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** A minimal QMP client: one command at a time, events skipped. */
+async function openQmp(path: string, deadline: number) {
+  const conn = await connectUnix(path, deadline);
+  let buf = "";
+  const reader = conn.readable.getReader();
+  const nextMessage = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) return JSON.parse(line);
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error("QMP connection closed");
+      buf += decoder.decode(value);
+    }
+  };
+  await nextMessage(); // greeting
+  const command = async (execute: string, args?: Record<string, unknown>) => {
+    await conn.write(encoder.encode(JSON.stringify(args ? { execute, arguments: args } : { execute }) + "\n"));
+    for (;;) {
+      const msg = await nextMessage();
+      if ("event" in msg) continue;
+      if ("error" in msg) throw new Error(`QMP ${execute}: ${JSON.stringify(msg.error)}`);
+      return msg.return;
+    }
+  };
+  await command("qmp_capabilities");
+  return { command, close: () => conn.close() };
+}
+
+/**
+ * Boots the guest and runs it until QEMU exits (guest poweroff, or reboot with -no-reboot) or the timeout.
+ * Never throws for guest behaviour: the result says what happened. Throws only if QEMU cannot start.
+ */
+export async function runVm(opts: VmOptions): Promise<VmResult> {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-vm-" });
+  const dataSock = `${dir}/data.sock`;
+  const qmpSock = `${dir}/qmp.sock`;
+  const memory = opts.memory ?? "2G";
+  const memArg = opts.slots ? `${memory},slots=${opts.slots},maxmem=${opts.maxmem ?? "8G"}` : memory;
+  const append = [
+    "console=ttyS0",
+    "panic=-1",
+    "oops=panic",
+    "loglevel=4",
+    `kts.scenario=${opts.scenario}`,
+    opts.append ?? "",
+  ].join(" ").trim();
+  const args = [
+    "-machine",
+    opts.machine ?? "q35",
+    "-accel",
+    "tcg",
+    "-m",
+    memArg,
+    "-smp",
+    opts.smp ?? "2",
+    "-nographic",
+    "-no-reboot",
+    "-kernel",
+    KERNEL,
+    "-initrd",
+    opts.initrd,
+    "-append",
+    append,
+    "-chardev",
+    "stdio,id=con,signal=off",
+    "-serial",
+    "chardev:con",
+    "-chardev",
+    `socket,id=data,path=${dataSock},server=on,wait=off`,
+    "-serial",
+    "chardev:data",
+    "-qmp",
+    `unix:${qmpSock},server=on,wait=off`,
+    "-monitor",
+    "none",
+    "-net",
+    "none",
+  ];
+  const start = Date.now();
+  const deadline = start + opts.timeoutMs;
+  const verbose = opts.verbose ?? Deno.env.get("KTS_VM_VERBOSE") === "1";
+  const child = new Deno.Command("qemu-system-x86_64", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+
+  let consoleText = "";
+  let dataText = "";
+  const markers: Marker[] = [];
+  let timedOut = false;
+
+  const pump = async (stream: ReadableStream<Uint8Array>, sink: (s: string) => void) => {
+    for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
+  };
+  const consoleDone = pump(child.stdout, (s) => {
+    consoleText += s;
+    if (verbose) Deno.stderr.writeSync(encoder.encode(s));
+  });
+  const stderrDone = pump(child.stderr, (s) => {
+    consoleText += s;
+    if (verbose) Deno.stderr.writeSync(encoder.encode(s));
+  });
+
+  let qmp: Awaited<ReturnType<typeof openQmp>> | undefined;
+  const vm: Vm = {
+    async qmp(command, a) {
+      qmp ??= await openQmp(qmpSock, Date.now() + 10_000);
+      return qmp.command(command, a);
+    },
+    async hotAddMemory(sizeMiB) {
+      const id = `dimm${Math.random().toString(36).slice(2, 8)}`;
+      await vm.qmp("object-add", { "qom-type": "memory-backend-ram", id: `mem-${id}`, size: sizeMiB * 1024 * 1024 });
+      await vm.qmp("device_add", { driver: "pc-dimm", id, memdev: `mem-${id}` });
+      return id;
+    },
+  };
+  const onRequest = opts.onRequest ?? (async (verb: string, a: string[], v: Vm) => {
+    if (verb === "hotadd-mem") return await v.hotAddMemory(Number(a[0]));
+    throw new Error(`unknown request ${verb}`);
+  });
+
+  const data = await connectUnix(dataSock, deadline).catch(() => undefined);
+  const dataDone = (async () => {
+    if (!data) return;
+    let pending = "";
+    try {
+      for await (const chunk of data.readable) {
+        const s = decoder.decode(chunk, { stream: true }).replace(/\r/g, "");
+        dataText += s;
+        if (verbose) Deno.stderr.writeSync(encoder.encode(s.replace(/^/gm, "  [data] ")));
+        pending += s;
+        let nl;
+        while ((nl = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          handleLine(line);
+        }
+      }
+    } catch {
+      // socket closed when QEMU exits
+    }
+  })();
+
+  function handleLine(line: string) {
+    const at = line.indexOf("@@KTS");
+    if (at < 0) return;
+    const l = line.slice(at);
+    const req = /^@@KTS-REQ (\S+) (\S+)(?: (.*))?$/.exec(l);
+    if (req) {
+      const [, id, verb, rest] = req;
+      onRequest(verb, rest ? rest.split(" ") : [], vm).then(
+        (r) => `@@KTS-ACK ${id} ok ${r}\n`,
+        (e) => `@@KTS-ACK ${id} error ${String(e).replace(/\n/g, " ")}\n`,
+      ).then((reply) => data?.write(encoder.encode(reply)).catch(() => {}));
+      markers.push({ key: `req:${verb}`, value: rest ?? "", atMs: Date.now() - start });
+      return;
+    }
+    const m = /^@@KTS (\S+)(?: (.*))?$/.exec(l);
+    if (m) markers.push({ key: m[1], value: m[2] ?? "", atMs: Date.now() - start });
+  }
+
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, Math.max(0, deadline - Date.now()));
+  const status = await child.status;
+  clearTimeout(timer);
+  await Promise.allSettled([consoleDone, stderrDone, dataDone]);
+  try {
+    qmp?.close();
+  } catch { /* closed */ }
+  try {
+    data?.close();
+  } catch { /* closed */ }
+  Deno.removeSync(dir, { recursive: true });
+  return {
+    markers,
+    console: consoleText,
+    data: dataText,
+    exitCode: timedOut ? null : status.code,
+    timedOut,
+    elapsedMs: Date.now() - start,
+  };
+}
+
+/** The last `lines` lines of a text, for failure messages. */
+export function tail(text: string, lines = 40): string {
+  return text.replace(/\r/g, "").split("\n").slice(-lines).join("\n");
+}

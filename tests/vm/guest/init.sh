@@ -1,0 +1,28 @@
+#!/bin/busybox sh
+# Guest /init for the main VM image: mounts the kernel filesystems, then runs the scenario named by
+# kts.scenario= on the kernel command line with its output on the data channel (ttyS1), then powers off.
+/bin/busybox --install -s /bin
+export PATH=/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root DENO_DIR=/root/.cache/deno DENO_NO_UPDATE_CHECK=1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t securityfs securityfs /sys/kernel/security
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec >/dev/ttyS1 2>&1 </dev/ttyS1
+scenario=$(sed -n 's/.*kts\.scenario=\([^ ]*\).*/\1/p' /proc/cmdline)
+. /kts/tests/vm/guest/lib.sh
+mark boot "$(cut -d' ' -f1 /proc/uptime)"
+mark kernel "$(uname -r)"
+if [ -f "/kts/tests/vm/guest/scenarios/$scenario.sh" ]; then
+  # A subshell, so a failing scenario cannot take init (and the kernel) down with it.
+  (. "/kts/tests/vm/guest/scenarios/$scenario.sh")
+  rc=$?
+else
+  echo "no such scenario: $scenario"
+  rc=127
+fi
+mark end "rc=$rc"
+sync
+poweroff -f
