@@ -20,7 +20,7 @@ import { crashRecordPath, writeCrashRecord } from "./crash/record.ts";
 import { rebootMemmap } from "./x86/e820.ts";
 import { layoutPlan } from "./layout.ts";
 import { KEXEC_FILE_ON_CRASH } from "./abi.ts";
-import { type LoadPlan, MAXMEM_4LEVEL, validatePlan } from "./plan.ts";
+import { type LoadPlan, MAXMEM_4LEVEL, type PlanLimits, validatePlan } from "./plan.ts";
 import { pickLoader } from "./loaders.ts";
 import { readInteger, readText, type SystemView } from "./system.ts";
 import type { Range } from "./memory/ranges.ts";
@@ -59,8 +59,8 @@ export function composeCmdline(req: LoadRequest, crash: boolean, sys: SystemView
   return parts.join(" ");
 }
 
-/** The flags and limits a plan is checked against. */
-function planLimits(plan: LoadPlan, crashMain: Range | undefined, allowed: readonly Range[]) {
+/** The limits a plan is checked against. */
+function planLimits(plan: LoadPlan, crashMain: Range | undefined, allowed: readonly Range[]): PlanLimits {
   return { allowed, crash: plan.kind === "crash" ? crashMain : undefined, maxAddress: MAXMEM_4LEVEL - 1n };
 }
 
@@ -81,7 +81,7 @@ export function decideHotplug(req: LoadRequest, sysfsBytes: bigint | undefined):
 /** Builds the kexec_load plan for `req`; reads the machine through `sys`. No side effects. */
 export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView, rngSeed: Uint8Array): {
   plan: LoadPlan;
-  limits: ReturnType<typeof planLimits>;
+  limits: PlanLimits;
 } {
   const kernelBytes = readInputFile(req.kernelPath, "kernel");
   const initrd = req.initrdPath === undefined ? undefined : readInputFile(req.initrdPath, "initrd");
@@ -203,22 +203,39 @@ export function performLoad(inv: Invocation, crash: boolean, env: RunEnv): Promi
 
   const rngSeed = crypto.getRandomValues(new Uint8Array(32));
   const { plan, limits } = buildLoadPlan(req, crash, env.sys, rngSeed);
-  validatePlan(plan, limits);
   if (inv.dryRun) {
+    validatePlan(plan, limits);
     env.out(inv.json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan));
     return Promise.resolve();
   }
-  try {
-    env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, inv.debug ? (text) => env.err(text) : undefined);
-  } catch (e) {
-    if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
-    throw e;
-  }
+  executePlan(plan, limits, env, inv.debug);
   if (crash) {
     recordCrashLoad(env, req, "kexec_load", Number(plan.flags), plan.hotplug);
     if (plan.hotplug) warnUnlessHotplugActive(env);
   }
   return Promise.resolve();
+}
+
+/**
+ * Validates a plan and, only if it passes, hands it to kexec_load. The single door to the syscall for plans.
+ * @throws KexecError("invalid-plan") before any syscall; KernelCallError (with what is loaded now, for crash
+ *   plans) when the kernel refuses
+ */
+export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, debug = false): void {
+  validatePlan(plan, limits);
+  const crash = plan.kind === "crash";
+  try {
+    env.kernel.kexecLoad(
+      plan.entry,
+      plan.segments,
+      plan.flags,
+      errnoContext(env, crash),
+      debug ? (t) => env.err(t) : undefined,
+    );
+  } catch (e) {
+    if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
+    throw e;
+  }
 }
 
 function recordCrashLoad(

@@ -41,6 +41,11 @@ export interface VmOptions {
   timeoutMs: number;
   /** Handles `@@KTS-REQ` requests; the default knows `hotadd-mem SIZE_MIB`. */
   onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
+  /**
+   * End the run early once the console matches (a guest that halts on purpose never powers off):
+   * QEMU is killed `graceMs` after the match, so anything that would follow still has time to show.
+   */
+  stopOnConsole?: { pattern: RegExp; graceMs: number };
   /** Log everything to stderr as it arrives (KTS_VM_VERBOSE=1). */
   verbose?: boolean;
 }
@@ -52,6 +57,8 @@ export interface VmResult {
   data: string;
   exitCode: number | null;
   timedOut: boolean;
+  /** QEMU was killed because `stopOnConsole` matched. */
+  stoppedOnConsole: boolean;
   elapsedMs: number;
 }
 
@@ -177,8 +184,17 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   const pump = async (stream: ReadableStream<Uint8Array>, sink: (s: string) => void) => {
     for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
   };
+  let stopping = false;
   const consoleDone = pump(child.stdout, (s) => {
     consoleText += s;
+    if (opts.stopOnConsole && !stopping && opts.stopOnConsole.pattern.test(consoleText)) {
+      stopping = true;
+      setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, opts.stopOnConsole.graceMs);
+    }
     if (verbose) Deno.stderr.writeSync(encoder.encode(s));
   });
   const stderrDone = pump(child.stderr, (s) => {
@@ -266,6 +282,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     data: dataText,
     exitCode: timedOut ? null : status.code,
     timedOut,
+    stoppedOnConsole: stopping && !timedOut,
     elapsedMs: Date.now() - start,
   };
 }

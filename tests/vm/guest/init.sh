@@ -15,14 +15,19 @@ scenario=$(sed -n 's/.*kts\.scenario=\([^ ]*\).*/\1/p' /proc/cmdline)
 . /kts/tests/vm/guest/lib.sh
 mark boot "$(cut -d' ' -f1 /proc/uptime)"
 mark kernel "$(uname -r)"
-if [ -f "/kts/tests/vm/guest/scenarios/$scenario.sh" ]; then
-  # A subshell, so a failing scenario cannot take init (and the kernel) down with it.
-  (. "/kts/tests/vm/guest/scenarios/$scenario.sh")
-  rc=$?
-else
-  echo "no such scenario: $scenario"
-  rc=127
-fi
+rc=0
+for part in $(echo "$scenario" | tr '+' ' '); do
+  if [ -f "/kts/tests/vm/guest/scenarios/$part.sh" ]; then
+    # A subshell, so a failing scenario cannot take init (and the kernel) down with it.
+    (. "/kts/tests/vm/guest/scenarios/$part.sh")
+    r=$?
+  else
+    echo "no such scenario: $part"
+    r=127
+  fi
+  mark "scenario.$part" "rc=$r"
+  [ "$r" = 0 ] || rc=$r
+done
 mark end "rc=$rc"
 sync
 poweroff -f

@@ -1,0 +1,120 @@
+/**
+ * Host side of the VM tests: boot a guest scenario, then read what it reported. Every accessor fails the test
+ * with the tails of the data channel and the console, so a hung or broken guest explains itself.
+ *
+ * QEMU and the guest ingredients are required: when they are missing the tests fail (they never skip).
+ *
+ * @module
+ */
+
+import { buildImages, type GuestImages } from "../../scripts/vm/images.ts";
+import { type Marker, runVm, tail, type Vm, type VmOptions, type VmResult } from "../../scripts/vm/qemu.ts";
+
+/** One finished guest run. */
+export interface Run {
+  name: string;
+  result: VmResult;
+  /** Every value of each marker key, in order. */
+  markers: Map<string, Marker[]>;
+  /** `@@KTS-BEGIN name` ... `@@KTS-END-BLOCK name` bodies. */
+  blocks: Map<string, string>;
+}
+
+let images: GuestImages | undefined;
+let bigImages: GuestImages | undefined;
+
+/** The guest images (built once per test process). */
+export function guestImages(big = false): GuestImages {
+  if (big) return (bigImages ??= buildImages({ big: true }));
+  return (images ??= buildImages());
+}
+
+/** Options for {@link boot}. */
+export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenario">> {
+  /** Use the image with the 64 MiB stage-2 initrd. */
+  big?: boolean;
+  onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
+}
+
+/** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
+export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
+  const img = guestImages(opts.big);
+  const result = await runVm({
+    initrd: img.main,
+    scenario,
+    timeoutMs: opts.timeoutMs ?? 240_000,
+    memory: opts.memory,
+    slots: opts.slots,
+    maxmem: opts.maxmem,
+    smp: opts.smp,
+    machine: opts.machine,
+    append: opts.append,
+    onRequest: opts.onRequest,
+    stopOnConsole: opts.stopOnConsole,
+  });
+  const markers = new Map<string, Marker[]>();
+  for (const m of result.markers) {
+    const list = markers.get(m.key) ?? [];
+    list.push(m);
+    markers.set(m.key, list);
+  }
+  const blocks = new Map<string, string>();
+  for (const m of result.data.matchAll(/@@KTS-BEGIN (\S+)\n([\s\S]*?)@@KTS-END-BLOCK \1\n/g)) blocks.set(m[1], m[2]);
+  const run = { name: scenario, result, markers, blocks };
+  if (result.timedOut) failRun(run, `timed out after ${opts.timeoutMs ?? 240_000} ms`);
+  return run;
+}
+
+/** Fails the test with the run's data and console tails. */
+export function failRun(run: Run, message: string): never {
+  throw new Error(
+    `${run.name}: ${message}\n--- data channel (tail) ---\n${tail(run.result.data, 60)}\n` +
+      `--- console (tail) ---\n${tail(run.result.console, 40)}`,
+  );
+}
+
+/** The last value of a marker; fails if the guest never printed it. */
+export function marker(run: Run, key: string): string {
+  const list = run.markers.get(key);
+  if (!list?.length) failRun(run, `the guest printed no "${key}" marker`);
+  return list[list.length - 1].value;
+}
+
+/** Whether the guest printed a marker. */
+export function hasMarker(run: Run, key: string): boolean {
+  return (run.markers.get(key)?.length ?? 0) > 0;
+}
+
+/** A numeric marker. */
+export function numberMarker(run: Run, key: string): number {
+  const v = Number(marker(run, key));
+  if (!Number.isFinite(v)) failRun(run, `marker ${key} is not a number: ${marker(run, key)}`);
+  return v;
+}
+
+/** A block's text; fails if absent. */
+export function block(run: Run, name: string): string {
+  const b = run.blocks.get(name);
+  if (b === undefined) failRun(run, `the guest printed no "${name}" block`);
+  return b;
+}
+
+/** Asserts a condition about a run, with the run's context on failure. */
+export function check(run: Run, cond: boolean, message: string): void {
+  if (!cond) failRun(run, message);
+}
+
+/** Asserts `<name>.rc` equals `rc`. */
+export function expectRc(run: Run, name: string, rc: number): void {
+  const got = marker(run, `${name}.rc`);
+  if (Number(got) !== rc) {
+    failRun(run, `${name} exited ${got}, expected ${rc}; its output:\n${run.blocks.get(name) ?? ""}`);
+  }
+}
+
+/** Milliseconds between two markers' arrival on the host. */
+export function elapsedBetween(run: Run, from: string, to: string): number {
+  const a = run.markers.get(from)?.at(-1), b = run.markers.get(to)?.at(-1);
+  if (!a || !b) failRun(run, `missing marker ${!a ? from : to}`);
+  return b.atMs - a.atMs;
+}
