@@ -5,11 +5,9 @@ mark first-kernel-token "$token"
 block first-iomem cat /proc/iomem
 mark first-cpus "$(cat /sys/devices/system/cpu/online)"
 timed load kexec-ts -p /boot/vmlinuz --initrd=/boot/stage2.cpio --console-serial \
-  --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 kts.marker=ours-crash"
-block plan kexec-ts plan -p /boot/vmlinuz --initrd=/boot/stage2.cpio \
-  --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 kts.marker=ours-crash"
+  --reuse-cmdline --append="irqpoll nr_cpus=1 reset_devices kts.marker=ours-crash"
 sysval sys.kexec_crash_loaded /sys/kernel/kexec_crash_loaded
 sysval sys.memory_crash_hotplug /sys/devices/system/memory/crash_hotplug
-block status kexec-ts status
+block status-json kexec-ts status --json
 mark panic-now "$(now_ms)"
 echo c > /proc/sysrq-trigger
