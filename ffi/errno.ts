@@ -63,6 +63,10 @@ export function explainErrno(op: KexecOp, errno: number, ctx: ErrnoContext): str
       if (op === "kexec_load" && (ctx.lockdown === "integrity" || ctx.lockdown === "confidentiality")) {
         return `kexec_load is blocked by lockdown (${ctx.lockdown}); use -s (kexec_file_load) with a signed kernel`;
       }
+      if (op === "kexec_file_load" && (ctx.lockdown === "integrity" || ctx.lockdown === "confidentiality")) {
+        return `kexec_file_load failed (EPERM): under lockdown (${ctx.lockdown}) the kernel image must carry a ` +
+          "signature the kernel trusts; sign it, or boot without lockdown";
+      }
       return `${call} failed (EPERM): this process lacks CAP_SYS_BOOT in the init user namespace (containers cannot kexec)`;
     case Errno.EACCES:
       return `${call} failed (EACCES): the kernel will not accept an image it cannot appraise (IMA policy or Secure Boot ` +

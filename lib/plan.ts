@@ -8,7 +8,7 @@
  */
 
 import { fail, hex } from "./errors.ts";
-import { contains, formatRange, overlaps, PAGE_SIZE, type Range } from "./memory/ranges.ts";
+import { contains, formatRange, mergeRanges, overlaps, PAGE_SIZE, type Range } from "./memory/ranges.ts";
 
 /** What a segment holds. */
 export type SegmentRole = "kernel" | "initrd" | "boot-params" | "purgatory" | "elfcorehdr";
@@ -80,6 +80,7 @@ export function describeSegment(s: PlanSegment, i: number): string {
 export function validatePlan(plan: LoadPlan, limits: PlanLimits): void {
   const bad = (msg: string): never => fail("invalid-plan", msg);
   const segs = plan.segments;
+  const allowed = mergeRanges(limits.allowed); // adjacent firmware memmap entries are one piece of RAM
   if (segs.length === 0) bad("the plan has no segments");
   if (segs.length > KEXEC_SEGMENT_MAX) {
     bad(`the plan has ${segs.length} segments; the kernel accepts at most ${KEXEC_SEGMENT_MAX} (KEXEC_SEGMENT_MAX)`);
@@ -97,7 +98,7 @@ export function validatePlan(plan: LoadPlan, limits: PlanLimits): void {
     if (limits.crash && !contains(limits.crash, range)) {
       bad(`${d}: outside the crash kernel region ${formatRange(limits.crash)}`);
     }
-    if (!limits.allowed.some((a) => contains(a, range))) bad(`${d}: not inside usable RAM`);
+    if (!allowed.some((a) => contains(a, range))) bad(`${d}: not inside usable RAM`);
     for (let j = 0; j < i; j++) {
       const o = segs[j];
       if (overlaps(range, { start: o.mem, end: o.mem + o.memsz })) bad(`${d} overlaps ${describeSegment(o, j)}`);

@@ -64,6 +64,8 @@ export interface Invocation {
   sync: boolean;
   /** Read the machine from a saved directory instead of `/` (planning only). */
   systemRoot?: string;
+  /** Things the user should know about how the command line was read. */
+  warnings: string[];
 }
 
 /** kexec-tools' generic, x86_64 and bzImage64 options, and ours. `later` marks options accepted but not implemented. */
@@ -137,6 +139,9 @@ export function parseAddress(text: string, what: string): bigint {
   const t = text.trim();
   if (/^0x[0-9a-f]+$/i.test(t)) return BigInt(t);
   if (/^0[0-7]+$/.test(t)) return BigInt("0o" + t.slice(1));
+  if (/^0[0-9]+$/.test(t)) {
+    return fail("usage", `${what} "${text}" is not a valid octal number (leading 0); use decimal or 0x hex`);
+  }
   if (/^[0-9]+$/.test(t)) return BigInt(t);
   return fail("usage", `${what} "${text}" is not a number (use decimal or 0x hex)`);
 }
@@ -162,6 +167,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
   // kexec-tools' mode state machine (kexec/kexec.c main()), applied in order.
   let doLoad = true, doExec = false, doShutdown = true, doSync = true, doUnload = false, doStatus = false;
+  let skipSync = false; // -y is applied after every option, as kexec-tools' skip_sync is
   let crash = false, help = false, version = false, printCkr = false;
   let syscall: SyscallChoice = "kexec_load";
   let hotplug: HotplugChoice = "auto";
@@ -201,7 +207,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       case "no-ifdown":
         break; // kexec-ts never takes interfaces down (see README: device_shutdown() quiesces them)
       case "no-sync":
-        doSync = false;
+        skipSync = true;
         break;
       case "load":
         doLoad = true, doExec = false, doShutdown = false;
@@ -290,8 +296,9 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     dryRun: inv.dryRun,
     json: inv.json,
     debug: inv.debug,
-    sync: doSync,
+    sync: doSync && !skipSync,
     systemRoot: inv.systemRoot,
+    warnings: [] as string[],
   };
   const noOperands = (what: string) => {
     if (operands.length) fail("usage", `${what} takes no file argument (got ${operands[0]})`);
@@ -344,13 +351,13 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     const then = inv.dryRun ? "nothing" : doExec ? "exec" : doShutdown ? "shutdown" : "nothing";
     return { ...base, action: { kind: "load", crash, then, unloadFirst: doUnload }, load: request };
   }
-  if (doUnload) {
-    noOperands("unload");
-    return { ...base, action: { kind: "unload", crash } };
+  // Like kexec-tools, a mode that does not load ignores the kernel file; unlike it, say so.
+  if (operands.length && (doUnload || doExec)) {
+    base.warnings.push(
+      `ignoring ${operands.join(" ")}: ${doUnload ? "-u unloads" : "-e executes the kernel already loaded"}`,
+    );
   }
-  if (doExec) {
-    noOperands("-e");
-    return { ...base, action: { kind: "exec" } };
-  }
+  if (doUnload) return { ...base, action: { kind: "unload", crash } };
+  if (doExec) return { ...base, action: { kind: "exec" } };
   return fail("usage", "nothing to do (see kexec-ts --help)");
 }

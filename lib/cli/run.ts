@@ -69,7 +69,13 @@ export function errnoContext(env: RunEnv, crash: boolean): ErrnoContext {
  * @throws KexecError for every failure the user should see
  */
 export async function run(inv: Invocation, env: RunEnv): Promise<number> {
+  for (const w of inv.warnings) env.err(`kexec-ts: warning: ${w}`);
   const a = inv.action;
+  const touchesKernel = a.kind === "load" || a.kind === "unload" || a.kind === "exec" || a.kind === "reload";
+  if (inv.systemRoot !== undefined && touchesKernel && !inv.dryRun) {
+    // A plan made against a saved snapshot must never be loaded into the running kernel.
+    throw new KexecError("usage", "--system-root plans against a saved snapshot: add --dry-run (or use kexec-ts plan)");
+  }
   switch (a.kind) {
     case "help":
       env.out(USAGE);

@@ -53,4 +53,10 @@ Output:
   -x, --no-ifdown            accepted; kexec-ts never takes interfaces down
   -h, --help                 this text
   -v, --version              version
+
+Environment:
+  KEXEC_TS_RUN_DIR           state directory (default /run/kexec-ts): the last -p load, reload lock and log
+  KEXEC_TS_RELOAD_SETTLE_MS  how long reload waits for a burst of hotplug events to end (default 1000; 0 = none)
+
+Exit status: 0 success; 1 error (one line on stderr: the cause and the fix); -S: 1 loaded, 0 not loaded.
 `;

@@ -10,9 +10,12 @@
 
 import { readText, type SystemView } from "../system.ts";
 
+/** Where kexec-ts keeps its state by default: tmpfs, gone with the boot like the loaded image. */
+export const DEFAULT_RUN_DIR = "/run/kexec-ts";
+
 /** Where records live. `KEXEC_TS_RUN_DIR` overrides it (tests). */
 export function runDir(): string {
-  return Deno.env.get("KEXEC_TS_RUN_DIR") ?? "/run/kexec-ts";
+  return Deno.env.get("KEXEC_TS_RUN_DIR") ?? DEFAULT_RUN_DIR;
 }
 
 /** Path of the crash-load record. */

@@ -7,7 +7,7 @@
  */
 
 import { fail, hex } from "../errors.ts";
-import { alignDown, alignUp, PAGE_SIZE, type Range, rangeSize, subtractRanges } from "./ranges.ts";
+import { alignDown, alignUp, mergeRanges, PAGE_SIZE, type Range, rangeSize, subtractRanges } from "./ranges.ts";
 
 /** One placement request. Sizes and addresses in bytes. */
 export interface PlacementRequest {
@@ -31,9 +31,9 @@ export interface FreeList {
   ranges: Range[];
 }
 
-/** A free list over `allowed`. */
+/** A free list over `allowed`; touching ranges (adjacent memmap entries, hot-added blocks) become one. */
 export function freeList(allowed: readonly Range[]): FreeList {
-  return { ranges: allowed.map((r) => ({ start: r.start, end: r.end })) };
+  return { ranges: mergeRanges(allowed) };
 }
 
 /** The start address for `req` in `free`, or `undefined` if nothing fits. Pure. */

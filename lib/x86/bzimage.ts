@@ -40,8 +40,10 @@ export const HDR = {
   kernel_info_offset: 0x268, // u32
 } as const;
 
-/** Bytes a protocol 2.12+ header needs (through kernel_info_offset). */
-const MIN_HEADER_END = 0x26c;
+/** Where a protocol 2.12-2.14 header ends at the least (through handover_offset). */
+const MIN_HEADER_END = 0x268;
+/** Protocol 2.15 added kernel_info_offset, so its header runs through 0x26c. */
+const MIN_HEADER_END_2_15 = 0x26c;
 
 /** "HdrS" as a little-endian u32. */
 export const HDRS_MAGIC = 0x53726448;
@@ -120,8 +122,13 @@ export function parseBzImage(bytes: Uint8Array, name = "kernel"): BzImage {
     bad(`boot protocol ${protoText} (version at 0x206) is older than 2.12, which has no 64-bit entry point`);
   }
   const jumpEnd = 0x202 + (u16(HDR.jump) >> 8);
-  if ((u16(HDR.jump) & 0xff) !== 0xeb || jumpEnd < MIN_HEADER_END || jumpEnd > 0x400) {
-    bad(`the jump at 0x200 (${hex(u16(HDR.jump))}) does not end the setup header between 0x26c and 0x400`);
+  const minEnd = protocol >= 0x020f ? MIN_HEADER_END_2_15 : MIN_HEADER_END;
+  if ((u16(HDR.jump) & 0xff) !== 0xeb || jumpEnd < minEnd || jumpEnd > 0x400) {
+    bad(
+      `the jump at 0x200 (${hex(u16(HDR.jump))}) does not end the protocol ${protoText} setup header between ${
+        hex(minEnd)
+      } and 0x400`,
+    );
   }
   const loadflags = u8(HDR.loadflags);
   if (!(loadflags & LOADED_HIGH)) {

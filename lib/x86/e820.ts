@@ -9,7 +9,7 @@
  */
 
 import { fail } from "../errors.ts";
-import { type IomemEntry, isSystemRam } from "../memory/iomem.ts";
+import { type IomemEntry, isSystemRam, walkIomem } from "../memory/iomem.ts";
 import type { Range } from "../memory/ranges.ts";
 import { parseInteger, readTrimmed, type SystemView } from "../system.ts";
 
@@ -79,14 +79,14 @@ export function readFirmwareMemmap(sys: SystemView): E820Entry[] | undefined {
   return out.sort((a, b) => (a.start < b.start ? -1 : 1));
 }
 
-/** The memory map from /proc/iomem's top level (RAM, reserved, ACPI...); PCI windows and devices are left out. */
+/**
+ * The memory map from /proc/iomem (RAM, reserved, ACPI...), walked as the kernel walks resources: a memory
+ * entry is taken whole, and entries nested under a non-memory window (the "Reserved" inside "PCI ECAM") are
+ * found too. PCI windows and devices are left out.
+ */
 export function memmapFromIomem(iomem: readonly IomemEntry[]): E820Entry[] {
-  const out: E820Entry[] = [];
-  for (const e of iomem) {
-    const type = e820TypeOf(e.name);
-    if (type !== undefined) out.push({ start: e.start, end: e.end, type });
-  }
-  return out;
+  return walkIomem(iomem, (name) => e820TypeOf(name) !== undefined)
+    .map((e) => ({ start: e.start, end: e.end, type: e820TypeOf(e.name)! }));
 }
 
 /** The next kernel's memory map for a normal kexec: firmware memmap, else /proc/iomem. */

@@ -31,6 +31,7 @@ const HOST_PROGRAMS = {
   makedumpfile: "/usr/bin/makedumpfile",
   udevd: "/lib/systemd/systemd-udevd",
   udevadm: "/usr/bin/udevadm",
+  flock: "/usr/bin/flock",
 };
 
 /** Fails with the fix when a host ingredient is missing (the VM tests must fail loudly, never skip). */
@@ -199,6 +200,7 @@ export function buildImages(opts: { big?: boolean } = {}): GuestImages {
     t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
     t.program("/lib/systemd/systemd-udevd", HOST_PROGRAMS.udevd);
     t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
+    t.program("/usr/bin/flock", HOST_PROGRAMS.flock);
     t.dir("/etc/udev/rules.d");
     t.file(
       "/bin/kexec-ts",

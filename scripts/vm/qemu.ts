@@ -46,6 +46,8 @@ export interface VmOptions {
    * QEMU is killed `graceMs` after the match, so anything that would follow still has time to show.
    */
   stopOnConsole?: { pattern: RegExp; graceMs: number };
+  /** Called with every data-channel line as it arrives (the demo narrates from it). */
+  onDataLine?: (line: string) => void;
   /** Log everything to stderr as it arrives (KTS_VM_VERBOSE=1). */
   verbose?: boolean;
 }
@@ -243,6 +245,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   })();
 
   function handleLine(line: string) {
+    opts.onDataLine?.(line);
     const at = line.indexOf("@@KTS");
     if (at < 0) return;
     const l = line.slice(at);

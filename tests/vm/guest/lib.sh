@@ -30,7 +30,8 @@ timed() {
 REQ_SEQ=0
 request() {
   REQ_SEQ=$((REQ_SEQ + 1))
-  echo "@@KTS-REQ r$REQ_SEQ $*"
+  # Straight to the data channel: callers may redirect stdout, the host must still see the request.
+  echo "@@KTS-REQ r$REQ_SEQ $*" > /dev/ttyS1
   while read -r r_line; do
     case "$r_line" in
       "@@KTS-ACK r$REQ_SEQ ok"*) echo "${r_line#@@KTS-ACK r$REQ_SEQ ok }"; return 0 ;;
@@ -50,3 +51,17 @@ sysval() {
 
 # crash_region: the main "Crash kernel" line of /proc/iomem, or "none".
 crash_region() { grep -m1 'Crash kernel' /proc/iomem | sed 's/^ *//; s/ : .*//' || echo none; }
+
+# mem_total_kb: MemTotal in KiB.
+mem_total_kb() { awk '/^MemTotal:/ { print $2 }' /proc/meminfo; }
+
+# hotadd_mem MIB: asks the host to hot-add a DIMM, then waits (up to 60 s) until MemTotal has grown by it.
+hotadd_mem() {
+  h_before=$(mem_total_kb)
+  request hotadd-mem "$1" >/dev/null || return 1
+  h_i=0
+  while [ $(( $(mem_total_kb) - h_before )) -lt $(( $1 * 1024 )) ]; do
+    h_i=$((h_i + 1)); [ $h_i -gt 600 ] && return 1
+    sleep 0.1
+  done
+}

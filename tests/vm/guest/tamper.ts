@@ -8,11 +8,11 @@
  * Prints `@@KTS tamper.<mode> <outcome>` on stdout.
  */
 
-import { buildLoadPlan, executePlan } from "/kts/lib/load.ts";
-import { realEnv } from "/kts/lib/cli/env.ts";
-import { parseInvocation } from "/kts/lib/cli/args.ts";
-import { KexecError } from "/kts/lib/errors.ts";
-import type { PlanSegment } from "/kts/lib/plan.ts";
+import { buildLoadPlan, executePlan } from "../../../lib/load.ts";
+import { realEnv } from "../../../lib/cli/env.ts";
+import { parseInvocation } from "../../../lib/cli/args.ts";
+import { KexecError } from "../../../lib/errors.ts";
+import type { PlanSegment } from "../../../lib/plan.ts";
 
 const [mode, ...argv] = Deno.args;
 const inv = parseInvocation(argv);

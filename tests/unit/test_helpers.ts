@@ -1,0 +1,46 @@
+/** Shared helpers for the unit tests: error assertions, fixture paths, the real kernel image. */
+
+import assert from "node:assert/strict";
+import { type ErrorCode, KexecError } from "../../lib/errors.ts";
+
+/** Asserts that `fn` throws a KexecError with `code` whose message matches every pattern. */
+export function throwsKexec(fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof KexecError, `expected a KexecError, got ${e}`);
+    assert.equal(e.code, code, `code of "${e.message}"`);
+    for (const p of patterns) assert.match(e.message, p);
+    return true;
+  });
+}
+
+/** Directory of a saved machine snapshot under tests/fixtures/machines. */
+export function machineDir(name: "qemu-q35-2g-crash256m" | "qemu-q35-2g-nocrash"): string {
+  return new URL(`../fixtures/machines/${name}`, import.meta.url).pathname;
+}
+
+/** Path of the real Debian 6.12 bzImage that scripts/setup --vm downloads. */
+export const VMLINUZ_PATH = new URL("../../.cache/kernel/vmlinuz", import.meta.url).pathname;
+
+let vmlinuz: Uint8Array | undefined;
+
+/** The real bzImage; fails (never skips) with a clear message when it has not been downloaded. */
+export function requireVmlinuz(): Uint8Array {
+  if (vmlinuz) return vmlinuz;
+  try {
+    vmlinuz = Deno.readFileSync(VMLINUZ_PATH);
+  } catch (e) {
+    throw new Error(`${VMLINUZ_PATH} is missing (${(e as Error).message}): run scripts/setup --vm`);
+  }
+  return vmlinuz;
+}
+
+/** Little-endian reads from a byte array at a file offset. */
+export function le(bytes: Uint8Array) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    u8: (o: number) => dv.getUint8(o),
+    u16: (o: number) => dv.getUint16(o, true),
+    u32: (o: number) => dv.getUint32(o, true),
+    u64: (o: number) => dv.getBigUint64(o, true),
+  };
+}
