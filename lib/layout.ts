@@ -57,7 +57,7 @@ export interface LayoutInput {
   loader: string;
   image: BzImage;
   initrd?: Uint8Array;
-  /** The command line the user asked for (crash loads get `elfcorehdr=` prepended here). */
+  /** The command line the user asked for (crash loads get {@link captureParams} prepended here). */
   cmdline: string;
   /** Normal loads: the next kernel's memory map (firmware memmap). Crash loads ignore it. */
   memmap: readonly E820Entry[];
@@ -76,6 +76,19 @@ export interface LayoutInput {
   serialPort: number;
   /** 32 bytes for SETUP_RNG_SEED (random in the CLI, fixed in tests). */
   rngSeed: Uint8Array;
+}
+
+/**
+ * Parameters kexec-ts puts in front of the capture kernel's command line (the user's own come after and win):
+ *  - `elfcorehdr=` the header's address, as the kernel's kexec_file loader writes it;
+ *  - `memhp_default_state=offline`: the capture kernel re-discovers hot-pluggable memory (ACPI memory devices)
+ *    and would otherwise online it and allocate from memory it is supposed to dump. Left out when the user
+ *    sets memhp_default_state= themselves.
+ */
+export function captureParams(elfcorehdrAddr: bigint, userCmdline: string): string {
+  const params = [`elfcorehdr=${hex(elfcorehdrAddr)}`];
+  if (!/(^|\s)memhp_default_state=/.test(userCmdline)) params.push("memhp_default_state=offline");
+  return params.join(" ");
 }
 
 /**
@@ -146,7 +159,7 @@ export function layoutPlan(input: LayoutInput): LoadPlan {
       topDown: true,
     }, hint);
     elfcorehdr = { buf, mem, memsz };
-    cmdline = `elfcorehdr=${hex(mem)} ${cmdline}`.trim();
+    cmdline = `${captureParams(mem, cmdline)} ${cmdline}`.trim();
     if (crash.core.missingCpus.length) {
       notes.push(
         `possible CPUs ${

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildLoadPlan, composeCmdline, decideHotplug } from "../../lib/load.ts";
 import type { LoadRequest } from "../../lib/cli/args.ts";
-import { crashSlackBytes, layoutPlan } from "../../lib/layout.ts";
+import { captureParams, crashSlackBytes, layoutPlan } from "../../lib/layout.ts";
 import { type LoadPlan, validatePlan } from "../../lib/plan.ts";
 import { parseBzImage } from "../../lib/x86/bzimage.ts";
 import { readIomem } from "../../lib/memory/iomem.ts";
@@ -149,7 +149,7 @@ Deno.test("crash plan: everything in the Crash kernel range, elfcorehdr at the t
   assert.deepEqual([...hdr.buf.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
   // With hotplug memsz covers the kernel's bound: crash_elfcorehdr_size + the 64-byte Ehdr, page-aligned.
   assert.ok(hdr.memsz >= ((917616n + 64n + 4095n) & ~4095n));
-  assert.ok(plan.cmdline.startsWith(`elfcorehdr=0x${hdr.mem.toString(16)} `), plan.cmdline);
+  assert.ok(plan.cmdline.startsWith(`elfcorehdr=0x${hdr.mem.toString(16)} memhp_default_state=offline `), plan.cmdline);
   assert.ok(plan.cmdline.endsWith(" console=ttyS0"));
   assert.equal(byRole(plan, "kernel").mem, crash.start, "kernel bottom-up at the (2 MiB-aligned) start");
   validatePlan(plan, limits);
@@ -302,4 +302,12 @@ Deno.test("decideHotplug: auto follows CONFIG_CRASH_HOTPLUG, --hotplug requires 
     "unsupported",
     /^--hotplug needs a kernel built with CONFIG_CRASH_HOTPLUG \(no \/sys\/kernel\/crash_elfcorehdr_size\)/,
   );
+});
+
+Deno.test("captureParams: elfcorehdr= first; memhp_default_state=offline unless the user chose a state", () => {
+  assert.equal(captureParams(0x77f1f000n, "console=ttyS0"), "elfcorehdr=0x77f1f000 memhp_default_state=offline");
+  assert.equal(captureParams(0x1000n, "memhp_default_state=online_movable quiet"), "elfcorehdr=0x1000");
+  assert.equal(captureParams(0x1000n, "quiet memhp_default_state=online"), "elfcorehdr=0x1000");
+  // A parameter that merely ends in the same text is not the user's choice.
+  assert.equal(captureParams(0x1000n, "xmemhp_default_state=1"), "elfcorehdr=0x1000 memhp_default_state=offline");
 });

@@ -543,7 +543,7 @@ Deno.test("main.ts reload: nothing loaded → 0; loaded without a record → 1; 
     const dry = await mainReload(root, dir, "--dry-run");
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /kexec-ts plan: bzImage64 crash kernel through kexec_load/);
-    assert.match(dry.stdout, /cmdline +elfcorehdr=0x[0-9a-f]+ console=ttyS0 panic=-1/);
+    assert.match(dry.stdout, /cmdline +elfcorehdr=0x[0-9a-f]+ memhp_default_state=offline console=ttyS0 panic=-1/);
     assert.throws(() => Deno.statSync(`${dir}/reload.log`), Deno.errors.NotFound);
   });
 });

@@ -30,7 +30,7 @@ Deno.test("kexec-ts -p: the capture kernel boots and /proc/vmcore is a correct d
   const { vmcore, want, missing } = checkCapture(run, "ours-crash");
   // --reuse-cmdline: the first kernel's parameters minus crashkernel= and BOOT_IMAGE=, then --append.
   const cmdline = marker(run, "stage2.cmdline");
-  assert.match(cmdline, /^elfcorehdr=0x[0-9a-f]+ console=ttyS0 /);
+  assert.match(cmdline, /^elfcorehdr=0x[0-9a-f]+ memhp_default_state=offline console=ttyS0 /);
   check(run, !/crashkernel=/.test(cmdline), `crashkernel= leaked into the capture command line: ${cmdline}`);
   assert.match(cmdline, / irqpoll nr_cpus=1 reset_devices kts\.marker=ours-crash$/);
   // One NT_PRSTATUS per CPU of the first kernel, and the VMCOREINFO note.

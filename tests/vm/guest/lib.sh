@@ -55,13 +55,67 @@ crash_region() { grep -m1 'Crash kernel' /proc/iomem | sed 's/^ *//; s/ : .*//' 
 # mem_total_kb: MemTotal in KiB.
 mem_total_kb() { awk '/^MemTotal:/ { print $2 }' /proc/meminfo; }
 
-# hotadd_mem MIB: asks the host to hot-add a DIMM, then waits (up to 60 s) until MemTotal has grown by it.
-hotadd_mem() {
-  h_before=$(mem_total_kb)
-  request hotadd-mem "$1" >/dev/null || return 1
-  h_i=0
-  while [ $(( $(mem_total_kb) - h_before )) -lt $(( $1 * 1024 )) ]; do
-    h_i=$((h_i + 1)); [ $h_i -gt 600 ] && return 1
+# online_blocks: memory blocks online.
+online_blocks() { cat /sys/devices/system/memory/memory*/state 2>/dev/null | grep -c '^online'; }
+
+# block_mib: the memory block size in MiB.
+block_mib() { echo $(( $(printf '%d' "0x$(cat /sys/devices/system/memory/block_size_bytes)") / 1048576 )); }
+
+# wait_online_blocks N: waits (up to 120 s) until N memory blocks are online.
+wait_online_blocks() {
+  w_i=0
+  while [ "$(online_blocks)" -lt "$1" ]; do
+    w_i=$((w_i + 1)); [ $w_i -gt 1200 ] && return 1
     sleep 0.1
   done
+}
+
+# hotadd_mem MIB: asks the host to hot-add a DIMM of MIB MiB and waits until the guest has onlined it.
+hotadd_mem() {
+  h_want=$(( $(online_blocks) + $1 / $(block_mib) ))
+  request hotadd-mem "$1" >/dev/null || return 1
+  wait_online_blocks "$h_want"
+}
+
+# start_udevd: installs kexec-ts' udev rule and starts systemd-udevd (the guest has no systemd).
+start_udevd() {
+  kexec-ts udev-rules --install >/dev/null || return 1
+  mkdir -p /run/udev
+  /lib/systemd/systemd-udevd --daemon || return 1
+  udevadm settle --timeout=30
+}
+
+# reloads_settled: waits (up to 180 s) until udev is idle and no kexec-ts reload is pending or running, for 3 s.
+reloads_settled() {
+  udevadm settle --timeout=60 2>/dev/null
+  s_i=0; s_quiet=0
+  while [ $s_quiet -lt 30 ]; do
+    if [ -e /run/kexec-ts/reload.pending ] || ! flock -n /run/kexec-ts/reload.lock true 2>/dev/null; then
+      s_quiet=0
+    else
+      s_quiet=$((s_quiet + 1))
+    fi
+    s_i=$((s_i + 1)); [ $s_i -gt 1800 ] && return 1
+    sleep 0.1
+  done
+}
+
+# reload_count: reloads kexec-ts performed (lines of its log).
+reload_count() { if [ -f /run/kexec-ts/reload.log ]; then wc -l < /run/kexec-ts/reload.log; else echo 0; fi; }
+
+# poll_crash_loaded_start / _stop: a background reader of kexec_crash_loaded; _stop marks how many reads saw 0
+# (each one is a moment with no crash kernel loaded) and how many reads there were.
+poll_crash_loaded_start() {
+  rm -f /tmp/poll.stop /tmp/poll.zeros /tmp/poll.reads
+  ( z=0; n=0
+    while [ ! -e /tmp/poll.stop ]; do
+      read -r v < /sys/kernel/kexec_crash_loaded; n=$((n + 1)); [ "$v" = 0 ] && z=$((z + 1))
+    done
+    echo $z > /tmp/poll.zeros; echo $n > /tmp/poll.reads ) &
+  POLL_PID=$!
+}
+poll_crash_loaded_stop() {
+  touch /tmp/poll.stop; wait $POLL_PID
+  mark "$1.zero-reads" "$(cat /tmp/poll.zeros)"
+  mark "$1.reads" "$(cat /tmp/poll.reads)"
 }

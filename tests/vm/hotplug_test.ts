@@ -1,0 +1,125 @@
+/**
+ * Crash hotplug for kexec_load on a real kernel, with memory hot-added through QMP after the crash load:
+ *  - default load: crash_hotplug reads 1, no reload runs, and after a panic /proc/vmcore covers the new memory
+ *    (so purgatory accepted the elfcorehdr the kernel rewrote, which it must not hash);
+ *  - --no-hotplug: crash_hotplug reads 0 and the dump misses the new memory; with the udev rule, kexec-ts reload
+ *    fixes that;
+ *  - storms of 8 hot-adds: no reload at all with hotplug on, a handful (coalesced) with it off.
+ */
+
+import assert from "node:assert/strict";
+import { block, boot, check, expectRc, marker, numberMarker, type Run } from "./harness.ts";
+import { expectedDumpRam, summarizeVmcore, uncovered } from "./vmcore.ts";
+import { isSystemRam, parseIomem, walkIomem } from "../../lib/memory/iomem.ts";
+
+const MiB = 1024n * 1024n;
+
+/** Boots the hotplug-mem scenario in `mode` on a 2 GiB guest with 8 DIMM slots. */
+export function hotplugRun(mode: string): Promise<Run> {
+  return boot("hotplug-mem", {
+    append: `crashkernel=256M kts.mode=${mode}`,
+    slots: 8,
+    maxmem: "8G",
+    timeoutMs: 300_000,
+  });
+}
+
+/** System RAM above 4 GiB in the first kernel at panic time: the hot-added DIMMs on this machine type. */
+function hotAdded(run: Run) {
+  return walkIomem(parseIomem(block(run, "first-iomem")), isSystemRam).filter((e) => e.start >= 0x100000000n);
+}
+
+/**
+ * With hotplug on, userspace never unloads: the only moments without a crash kernel are the kernel's own, while it
+ * swaps the rewritten header in (arch_crash_handle_hotplug_event: xchg(&kexec_crash_image, NULL), memcpy, xchg
+ * back): microseconds per memory-block event. The guest's poller (a read of kexec_crash_loaded every few tens of
+ * microseconds under TCG) may catch one now and then, never a reload-sized window (a reload shows ~100 reads).
+ */
+function kernelWindowOnly(run: Run, events: number) {
+  const zeros = numberMarker(run, "storm.zero-reads");
+  check(run, zeros <= events, `${zeros} reads saw no crash kernel during ${events} in-place updates`);
+}
+
+/** The capture kernel booted (purgatory accepted the image) and reported its vmcore; coverage of the RAM. */
+function capture(run: Run) {
+  expectRc(run, "load", 0);
+  check(run, run.result.console.includes("kexec-ts purgatory: SHA-256 ok"), "purgatory did not accept the crash image");
+  const vmcore = summarizeVmcore(block(run, "capture.vmcore-head"));
+  const missing = uncovered(expectedDumpRam(block(run, "first-iomem")), vmcore.loads);
+  // The capture kernel must not online the hot-pluggable memory it finds (it belongs to the dump).
+  check(
+    run,
+    numberMarker(run, "stage2.memtotal") < 256 * 1024,
+    `capture kernel MemTotal ${marker(run, "stage2.memtotal")} KiB`,
+  );
+  assert.equal(numberMarker(run, "capture.makedumpfile-rc"), 0);
+  return { vmcore, missing };
+}
+
+Deno.test("hotplug on (default): the kernel updates the elfcorehdr, no reload, vmcore covers the new memory", async () => {
+  const run = await hotplugRun("on");
+  assert.equal(marker(run, "before.memory_crash_hotplug"), "1");
+  assert.equal(marker(run, "after.memory_crash_hotplug"), "1");
+  assert.equal(marker(run, "reloads"), "0");
+  kernelWindowOnly(run, 2);
+  const status = JSON.parse(block(run, "status-json"));
+  assert.equal(status.verdict.behaviour, "in-place");
+  assert.equal(status.verdict.reason, "loaded-with-flag");
+  assert.match(status.udev.ours, /98-kexec-ts\.rules$/);
+  assert.equal(hotAdded(run).length, 1);
+  const { vmcore, missing } = capture(run);
+  assert.equal(missing, 0n, `vmcore misses ${missing} bytes`);
+  check(run, vmcore.loads.some((r) => r.start >= 0x100000000n), "no PT_LOAD for the hot-added DIMM");
+});
+
+Deno.test("--no-hotplug without a reload: crash_hotplug reads 0 and the vmcore lacks the new memory", async () => {
+  const run = await hotplugRun("off");
+  assert.equal(marker(run, "before.memory_crash_hotplug"), "0");
+  assert.equal(marker(run, "after.memory_crash_hotplug"), "0");
+  assert.equal(marker(run, "reloads"), "0");
+  const status = JSON.parse(block(run, "status-json"));
+  assert.equal(status.verdict.behaviour, "reload");
+  assert.equal(status.verdict.reason, "loaded-without-flag");
+  const { missing } = capture(run);
+  assert.equal(missing, 256n * MiB, "the dump should miss exactly the hot-added 256 MiB");
+});
+
+Deno.test("--no-hotplug with the udev rule: kexec-ts reload runs and the vmcore covers the new memory", async () => {
+  const run = await hotplugRun("reload");
+  assert.equal(marker(run, "after.memory_crash_hotplug"), "0");
+  assert.equal(marker(run, "after.kexec_crash_loaded"), "1");
+  const reloads = numberMarker(run, "reloads");
+  check(run, reloads >= 1 && reloads <= 2, `${reloads} reloads for one DIMM (2 memory blocks)`);
+  check(
+    run,
+    block(run, "reload-log").split("\n").filter(Boolean).every((l) => l.includes("outcome=ok")),
+    "a reload failed",
+  );
+  const { missing } = capture(run);
+  assert.equal(missing, 0n, `vmcore misses ${missing} bytes after the reload`);
+});
+
+Deno.test("storm of 8 hot-adds with hotplug on: 0 reloads, never without a crash kernel, vmcore covers all", async () => {
+  const run = await hotplugRun("storm-on");
+  assert.equal(marker(run, "after.memory_crash_hotplug"), "1");
+  assert.equal(marker(run, "reloads"), "0");
+  kernelWindowOnly(run, 16);
+  assert.equal(hotAdded(run).length, 8);
+  const { vmcore, missing } = capture(run);
+  assert.equal(missing, 0n, `vmcore misses ${missing} bytes`);
+  assert.equal(vmcore.loads.filter((r) => r.start >= 0x100000000n).length, 8);
+});
+
+Deno.test("storm of 8 hot-adds with hotplug off: the udev-driven reloads coalesce to a handful and catch up", async () => {
+  const run = await hotplugRun("storm-reload");
+  const reloads = numberMarker(run, "reloads");
+  check(run, reloads >= 1 && reloads <= 4, `${reloads} reloads for 16 memory-block events`);
+  check(
+    run,
+    block(run, "reload-log").split("\n").filter(Boolean).every((l) => l.includes("outcome=ok")),
+    "a reload failed",
+  );
+  assert.equal(marker(run, "after.kexec_crash_loaded"), "1");
+  const { missing } = capture(run);
+  assert.equal(missing, 0n, `vmcore misses ${missing} bytes after the reloads`);
+});
