@@ -69,6 +69,8 @@ export interface Vm {
   qmp(command: string, args?: Record<string, unknown>): Promise<unknown>;
   /** Adds a DIMM of `sizeMiB` through QMP; returns its id. */
   hotAddMemory(sizeMiB: number): Promise<string>;
+  /** Plugs the first free CPU slot QMP offers; returns its id. */
+  hotAddCpu(): Promise<string>;
 }
 
 const decoder = new TextDecoder();
@@ -216,9 +218,24 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
       await vm.qmp("device_add", { driver: "pc-dimm", id, memdev: `mem-${id}` });
       return id;
     },
+    async hotAddCpu() {
+      const slots = await vm.qmp("query-hotpluggable-cpus") as {
+        type: string;
+        props: Record<string, number>;
+        "qom-path"?: string;
+      }[];
+      const free = slots.filter((s) => !s["qom-path"]).sort((a, b) =>
+        (a.props["socket-id"] ?? 0) - (b.props["socket-id"] ?? 0)
+      );
+      if (!free.length) throw new Error("no free CPU slot (raise maxcpus)");
+      const id = `cpu${free[0].props["socket-id"] ?? 0}-${free[0].props["core-id"] ?? 0}`;
+      await vm.qmp("device_add", { driver: free[0].type, id, ...free[0].props });
+      return id;
+    },
   };
   const onRequest = opts.onRequest ?? (async (verb: string, a: string[], v: Vm) => {
     if (verb === "hotadd-mem") return await v.hotAddMemory(Number(a[0]));
+    if (verb === "hotadd-cpu") return await v.hotAddCpu();
     throw new Error(`unknown request ${verb}`);
   });
 

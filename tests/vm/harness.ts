@@ -8,6 +8,7 @@
  */
 
 import { buildImages, type GuestImages } from "../../scripts/vm/images.ts";
+import { cpuHotplugTables, prefixedInitrd } from "../../scripts/vm/acpi.ts";
 import { type Marker, runVm, tail, type Vm, type VmOptions, type VmResult } from "../../scripts/vm/qemu.ts";
 
 /** One finished guest run. */
@@ -33,20 +34,28 @@ export function guestImages(big = false): GuestImages {
 export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenario">> {
   /** Use the image with the 64 MiB stage-2 initrd. */
   big?: boolean;
+  /** Make CPUs hot-pluggable up to this many (ACPI table upgrade, scripts/vm/acpi.ts); sets -smp. */
+  maxCpus?: number;
   onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
 }
 
 /** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
 export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
   const img = guestImages(opts.big);
+  let initrd = img.main;
+  let smp = opts.smp;
+  if (opts.maxCpus) {
+    smp = `2,maxcpus=${opts.maxCpus},sockets=${opts.maxCpus},cores=1,threads=1`;
+    initrd = prefixedInitrd(await cpuHotplugTables(img.main, opts.machine ?? "q35", smp), img.main);
+  }
   const result = await runVm({
-    initrd: img.main,
+    initrd,
     scenario,
     timeoutMs: opts.timeoutMs ?? 240_000,
     memory: opts.memory,
     slots: opts.slots,
     maxmem: opts.maxmem,
-    smp: opts.smp,
+    smp,
     machine: opts.machine,
     append: opts.append,
     onRequest: opts.onRequest,
