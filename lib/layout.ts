@@ -15,7 +15,11 @@
  *    control and page-table pages from, and it must be at least {@link crashSlackBytes}.
  *
  * Purgatory verifies SHA-256 over every segment but itself and, with hotplug, the elfcorehdr (which the kernel
- * rewrites in place). It then enters the kernel at load address + 0x200 with %rsi = boot_params.
+ * rewrites in place). It hashes the bytes kexec-ts supplied (bufsz), not the zero fill up to memsz: the kernel
+ * writes those zeros itself at load time, and for a bzImage they are the decompressor's scratch space
+ * (init_size), 46 MiB for Debian's 6.12 kernel that purgatory would otherwise hash at every panic. The kernel's
+ * kexec_file purgatory and kexec-tools hash memsz. Then purgatory enters the kernel at load address + 0x200
+ * with %rsi = boot_params.
  *
  * @module
  */
@@ -267,8 +271,8 @@ export function layoutPlan(input: LayoutInput): LoadPlan {
   const verified = sortRanges(others.map((s) => ({ start: s.mem, end: s.mem + s.memsz, s })))
     .map((r) => r.s)
     .filter((s) => !(hotplug && s.role === "elfcorehdr"));
-  const shaRegions = verified.map((s) => ({ start: s.mem, len: s.memsz }));
-  const digest = computeDigest(verified.map((s) => ({ buf: s.buf, len: s.memsz })));
+  const shaRegions = verified.map((s) => ({ start: s.mem, len: BigInt(s.buf.length) }));
+  const digest = computeDigest(verified.map((s) => ({ buf: s.buf, len: BigInt(s.buf.length) })));
   const kernelEntry = kernelAddr + STARTUP_64_OFFSET;
   const purgatory = buildPurgatory(purgatoryAddr, {
     kernelEntry,

@@ -18,7 +18,7 @@ import {
 import { type CrashLoadRecord, readCrashRecord } from "./crash/record.ts";
 import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
 import type { Range } from "./memory/ranges.ts";
-import { readInteger, readText, readTrimmed, type SystemView } from "./system.ts";
+import { readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
 
 /** Whether a syscall is compiled into the running kernel, from `/proc/kallsyms`. */
 export type SyscallPresence = "yes" | "no" | "unknown";
@@ -69,12 +69,6 @@ export function syscallPresence(kallsyms: string | undefined, name: string): Sys
 function readBool(sys: SystemView, path: string): boolean | undefined {
   const v = readInteger(sys, path);
   return v === undefined ? undefined : v !== 0n;
-}
-
-/** Reads the lockdown mode from securityfs: the bracketed word of `none [integrity] confidentiality`. */
-export function readLockdown(sys: SystemView): string | undefined {
-  const text = readTrimmed(sys, "/sys/kernel/security/lockdown");
-  return text === undefined ? undefined : /\[(\w+)\]/.exec(text)?.[1];
 }
 
 /** Gathers the status of the machine behind `sys`. */

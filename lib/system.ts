@@ -63,6 +63,12 @@ export function parseInteger(text: string, radix: 10 | 16 = 10): bigint | undefi
   return undefined;
 }
 
+/** The lockdown mode from securityfs: the bracketed word of `none [integrity] confidentiality`; undefined if unknown. */
+export function readLockdown(sys: SystemView): string | undefined {
+  const text = readTrimmed(sys, "/sys/kernel/security/lockdown");
+  return text === undefined ? undefined : /\[(\w+)\]/.exec(text)?.[1];
+}
+
 /** A view over the files under `root` (`/` for the running machine, a directory for a saved snapshot). */
 export function fsSystemView(root = "/"): SystemView {
   const prefix = root === "/" ? "" : root.replace(/\/+$/, "");

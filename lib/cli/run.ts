@@ -10,16 +10,12 @@ import { KexecError } from "../errors.ts";
 import { KEXEC_ARCH_X86_64, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_ON_CRASH } from "../abi.ts";
 import { Errno, type ErrnoContext } from "../../ffi/errno.ts";
 import type { SyscallSegment } from "../../ffi/kexec.ts";
-import { type SystemView } from "../system.ts";
-import { gatherStatus, readLockdown } from "../status.ts";
-import { readInteger } from "../system.ts";
+import { readInteger, readLockdown, type SystemView } from "../system.ts";
 import { removeCrashRecord } from "../crash/record.ts";
-import { renderStatus, toJson } from "./output.ts";
 import { USAGE, VERSION } from "./usage.ts";
 import type { Invocation } from "./args.ts";
-import { performLoad } from "../load.ts";
-import { runReload } from "../crash/reload.ts";
-import { udevRulesCommand } from "../crash/udev.ts";
+// The planners, status and the udev machinery are imported when a command needs them, so that the commands
+// scripts call often (-S, -u, -e) start without loading them (node:crypto's polyfill alone is most of that).
 
 /** The kernel calls a run may make. */
 export interface KernelOps {
@@ -84,6 +80,8 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       env.out(`kexec-ts ${VERSION}\n`);
       return 0;
     case "status": {
+      const { gatherStatus } = await import("../status.ts");
+      const { renderStatus, toJson } = await import("./output.ts");
       const s = gatherStatus(env.sys);
       env.out(inv.json ? toJson(s) + "\n" : renderStatus(s));
       return 0;
@@ -106,16 +104,21 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       return 0;
     case "load": {
       if (a.unloadFirst && !inv.dryRun) unload(inv, env, a.crash);
+      const { performLoad } = await import("../load.ts");
       await performLoad(inv, a.crash, env);
       if (inv.dryRun) return 0;
       if (a.then === "exec") execLoaded(inv, env);
       if (a.then === "shutdown") env.shutdown();
       return 0;
     }
-    case "reload":
+    case "reload": {
+      const { runReload } = await import("../crash/reload.ts");
       return await runReload(inv, env);
-    case "udev-rules":
+    }
+    case "udev-rules": {
+      const { udevRulesCommand } = await import("../crash/udev.ts");
       return udevRulesCommand(a.install, env);
+    }
   }
 }
 

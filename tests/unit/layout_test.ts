@@ -61,17 +61,15 @@ const byRole = (plan: LoadPlan, role: string) => {
 const inside = (s: { mem: bigint; memsz: bigint }, r: { start: bigint; end: bigint }) =>
   s.mem >= r.start && s.mem + s.memsz <= r.end;
 
-const ZEROS = new Uint8Array(1 << 20);
 /** SHA-256 over the shaRegions, each the segment's bytes followed by zeros to its length (kexec_file's rule). */
 function recomputeDigest(plan: LoadPlan, segments = plan.segments): Uint8Array {
   const h = createHash("sha256");
   for (const r of plan.shaRegions) {
-    const s = segments.find((x) => x.mem === r.start && x.memsz === r.len);
-    assert.ok(s, `sha region ${r.start.toString(16)} is not a whole segment`);
+    // Purgatory hashes the bytes kexec-ts supplied for each segment (bufsz); the kernel's zero fill up to memsz
+    // is not image content (lib/layout.ts).
+    const s = segments.find((x) => x.mem === r.start && BigInt(x.buf.length) === r.len);
+    assert.ok(s, `sha region ${r.start.toString(16)} is not a segment's supplied bytes`);
     h.update(s.buf);
-    for (let left = Number(r.len) - s.buf.length; left > 0; left -= ZEROS.length) {
-      h.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-    }
   }
   return new Uint8Array(h.digest());
 }

@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { gatherStatus, readLockdown, syscallPresence } from "../../lib/status.ts";
+import { gatherStatus, syscallPresence } from "../../lib/status.ts";
+import { readLockdown } from "../../lib/system.ts";
 import {
   findUdevRules,
   type HotplugSysfs,
