@@ -8,6 +8,7 @@
  */
 
 import { fail, KexecError } from "./errors.ts";
+import { readInputFile } from "./files.ts";
 import { type Invocation, type LoadRequest } from "./cli/args.ts";
 import { errnoContext, type RunEnv } from "./cli/run.ts";
 import { planToJson, renderFilePlan, renderPlan, toJson } from "./cli/output.ts";
@@ -24,36 +25,6 @@ import { type LoadPlan, MAXMEM_4LEVEL, type PlanLimits, validatePlan } from "./p
 import { pickLoader } from "./loaders.ts";
 import { readInteger, readText, type SystemView } from "./system.ts";
 import type { Range } from "./memory/ranges.ts";
-
-/**
- * Reads an input file whole, with a one-line error naming it. Reads into one buffer of the file's size:
- * Deno.readFileSync peaks at twice the size, which for a 64 MiB initrd is 64 MiB of RSS for nothing.
- */
-export function readInputFile(path: string, what: string): Uint8Array {
-  try {
-    const f = Deno.openSync(path, { read: true });
-    try {
-      const size = f.statSync().size;
-      const buf = new Uint8Array(size);
-      let got = 0;
-      while (got < size) {
-        const n = f.readSync(buf.subarray(got));
-        if (n === null || n === 0) break;
-        got += n;
-      }
-      if (got !== size) fail("io", `cannot read ${what} ${path}: it shrank while being read (${got} of ${size} bytes)`);
-      return buf;
-    } finally {
-      f.close();
-    }
-  } catch (e) {
-    if (e instanceof KexecError) throw e;
-    if (e instanceof Deno.errors.NotFound) fail("io", `cannot read ${what} ${path}: no such file`);
-    if (e instanceof Deno.errors.PermissionDenied) fail("io", `cannot read ${what} ${path}: permission denied`);
-    if (e instanceof Deno.errors.IsADirectory) fail("io", `cannot read ${what} ${path}: it is a directory`);
-    fail("io", `cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
-}
 
 /** Splits a kernel command line into parameters, keeping double-quoted values together. */
 export function splitCmdline(cmdline: string): string[] {

@@ -9,6 +9,7 @@
  */
 
 import { readText, type SystemView } from "../system.ts";
+import { writeFileAtomic } from "../files.ts";
 
 /** Where kexec-ts keeps its state by default: tmpfs, gone with the boot like the loaded image. */
 export const DEFAULT_RUN_DIR = "/run/kexec-ts";
@@ -72,19 +73,4 @@ export function removeCrashRecord(path = crashRecordPath()): void {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-}
-
-/** Writes `text` to `path` atomically: a temporary file in the same directory, fsync, rename. Creates the directory. */
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  Deno.mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode });
-  try {
-    f.writeSync(new TextEncoder().encode(text));
-    f.syncSync();
-  } finally {
-    f.close();
-  }
-  Deno.renameSync(tmp, path);
 }

@@ -35,6 +35,7 @@ import { fail, KexecError } from "../errors.ts";
 import type { RunEnv } from "../cli/run.ts";
 import { findUdevRules, OUR_RULE_NAME } from "./hotplug.ts";
 import { DEFAULT_RUN_DIR, runDir } from "./record.ts";
+import { describeFsError, writeFileAtomic } from "../files.ts";
 import { LOCK_FILE, PENDING_FILE } from "./coalesce.ts";
 
 /** Characters a path may have to appear unquoted inside a udev RUN value and a single-quoted shell script. */
@@ -132,57 +133,21 @@ LABEL="kexec_ts_end"
 `;
 }
 
-/** Why a file operation failed, in a few words. */
-function cause(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such directory";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (e instanceof Deno.errors.NotADirectory) return "not a directory";
-  if (e instanceof Deno.errors.AlreadyExists) return "a temporary file of the same name exists";
-  return (e as Error).message;
-}
-
 /**
- * Writes `text` as `dir/name` atomically: a new temporary file in `dir`, fsync, rename over the target, fsync of
- * the directory. `dir` must exist. Returns the path.
- * @throws KexecError("io") naming the path and the cause; the temporary file is removed
+ * Writes `text` as `dir/name` atomically (lib/files.ts writeFileAtomic). `dir` must exist. Returns the path.
+ * @throws KexecError("io") naming the path and the cause
  */
 export function installFileAtomic(dir: string, name: string, text: string): string {
   const path = `${dir.replace(/\/+$/, "")}/${name}`;
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const wrap = (e: unknown): never => {
-    throw new KexecError("io", `cannot install ${path}: ${cause(e)}`);
-  };
   try {
-    if (!Deno.statSync(dir).isDirectory) wrap(new Deno.errors.NotADirectory());
+    if (!Deno.statSync(dir).isDirectory) throw new Deno.errors.NotADirectory();
+    writeFileAtomic(path, text, 0o644);
   } catch (e) {
-    if (e instanceof KexecError) throw e;
-    wrap(e);
+    throw new KexecError(
+      "io",
+      `cannot install ${path}: ${e instanceof Deno.errors.NotFound ? "no such directory" : describeFsError(e)}`,
+    );
   }
-  try {
-    const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
-      f.syncSync();
-    } finally {
-      f.close();
-    }
-    Deno.chmodSync(tmp, 0o644); // the umask may have narrowed it; udev rules are world-readable
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* it may not exist */ }
-    wrap(e);
-  }
-  try {
-    const d = Deno.openSync(dir, { read: true });
-    try {
-      d.syncSync();
-    } finally {
-      d.close();
-    }
-  } catch { /* the rename is done; a directory that cannot be fsynced is no reason to fail */ }
   return path;
 }
 

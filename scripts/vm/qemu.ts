@@ -59,6 +59,8 @@ export interface VmResult {
   data: string;
   exitCode: number | null;
   timedOut: boolean;
+  /** Console lines with their arrival time (ms since QEMU started), for timing boot phases. */
+  consoleLines: { atMs: number; text: string }[];
   /** QEMU was killed because `stopOnConsole` matched. */
   stoppedOnConsole: boolean;
   elapsedMs: number;
@@ -189,8 +191,16 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
   };
   let stopping = false;
+  const consoleLines: { atMs: number; text: string }[] = [];
+  let partial = "";
   const consoleDone = pump(child.stdout, (s) => {
     consoleText += s;
+    partial += s;
+    let nl;
+    while ((nl = partial.indexOf("\n")) >= 0) {
+      consoleLines.push({ atMs: Date.now() - start, text: partial.slice(0, nl).replace(/\r/g, "") });
+      partial = partial.slice(nl + 1);
+    }
     if (opts.stopOnConsole && !stopping && opts.stopOnConsole.pattern.test(consoleText)) {
       stopping = true;
       setTimeout(() => {
@@ -303,6 +313,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     exitCode: timedOut ? null : status.code,
     timedOut,
     stoppedOnConsole: stopping && !timedOut,
+    consoleLines,
     elapsedMs: Date.now() - start,
   };
 }

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { writeFileAtomic } from "../../lib/files.ts";
 import { gatherStatus, syscallPresence } from "../../lib/status.ts";
 import { readLockdown } from "../../lib/system.ts";
 import {
@@ -20,7 +21,6 @@ import {
   readCrashRecord,
   removeCrashRecord,
   writeCrashRecord,
-  writeFileAtomic,
 } from "../../lib/crash/record.ts";
 import { fsSystemView, recordSystemView } from "../../lib/system.ts";
 import { machineDir } from "./test_helpers.ts";

@@ -84,6 +84,19 @@ Deno.test("bad plans and bad inputs are refused before the syscall, with nothing
   assert.equal(marker(run, "after-cli.kexec_loaded"), "0");
 });
 
+Deno.test("no mode option: kexec-ts KERNEL loads, then runs shutdown -r now (which boots it here)", async () => {
+  const run = await boot("no-mode");
+  assert.equal(marker(run, "shutdown-called"), "-r now");
+  check(run, !hasMarker(run, "no-mode-returned"), "kexec-ts returned instead of handing over to shutdown");
+  checkSecondKernel(run, "ours-no-mode");
+});
+
+Deno.test("-f loads and executes at once", async () => {
+  const run = await boot("force");
+  check(run, !hasMarker(run, "force-returned"), "kexec-ts -f returned");
+  checkSecondKernel(run, "ours-force");
+});
+
 Deno.test("peer: Debian's kexec-tools -c boots the same kernel and initrd in the same VM", async () => {
   const run = await boot("peer-load-exec");
   expectRc(run, "load", 0);

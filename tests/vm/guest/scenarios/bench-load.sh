@@ -1,7 +1,8 @@
 # Load-time benchmark, ours vs Debian's kexec-tools (-c: kexec_load) in the same VM, interleaved, 5 rounds:
 #   -l  with the 6.12 kernel and the 64 MiB initrd (bench.l.ours.N / bench.l.peer.N, ms)
 #   -p  with the 6.12 kernel and the small stage-2 initrd (bench.p.ours.N / bench.p.peer.N, ms)
-# and our peak RSS during -l (bench.l.ours-hwm.N, KiB: VmHWM polled until the process exits).
+# and our peak RSS during -l (bench.l.ours-hwm.N, KiB: VmHWM polled until the process exits), and the Deno
+# runtime's own start-up (bench.deno.N: an empty script), which every kexec-ts run pays before our code runs.
 K=/boot/vmlinuz
 BIG=/boot/stage2-big.cpio
 SMALL=/boot/stage2.cpio
@@ -24,6 +25,11 @@ time_hwm() {
 kexec-ts status >/dev/null  # warm the page cache with Deno and the sources, as a second run would be
 kexec -c -l $K --initrd=$SMALL --append="$A" && kexec -u
 mark sizes "kernel=$(stat -c %s $K) initrd=$(stat -c %s $BIG)"
+echo '1;' > /tmp/empty.js
+deno run --quiet /tmp/empty.js
+for i in 1 2 3 4 5; do
+  time_hwm bench.deno.$i deno run --quiet /tmp/empty.js
+done
 for i in 1 2 3 4 5; do
   time_hwm bench.l.ours.$i kexec-ts -l $K --initrd=$BIG --append="$A"
   time_hwm bench.l.peer.$i kexec -c -l $K --initrd=$BIG --append="$A"

@@ -3,8 +3,10 @@
 #   off       --no-hotplug, no udev rule: the elfcorehdr goes stale
 #   reload    --no-hotplug with the udev rule: kexec-ts reload brings it up to date
 #   storm-on / storm-reload   the same with 8 hot-adds of 256 MiB in a row
+# kts.pace=MS waits MS milliseconds between hot-adds (the benchmark's paced storm; default 0).
 # Then it panics; the capture kernel reports /proc/vmcore.
 mode=$(sed -n 's/.*kts\.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
+pace=$(sed -n 's/.*kts\.pace=\([0-9]*\).*/\1/p' /proc/cmdline)
 adds=1; case "$mode" in storm-*) adds=8 ;; esac
 extra=""; case "$mode" in off|reload|storm-reload) extra=--no-hotplug ;; esac
 case "$mode" in on|reload|storm-on|storm-reload) start_udevd || mark udevd failed ;; esac
@@ -19,6 +21,7 @@ i=0
 while [ $i -lt $adds ]; do
   request hotadd-mem 256 >/dev/null || mark hotadd-failed "$i"
   i=$((i + 1))
+  [ -n "$pace" ] && [ $i -lt $adds ] && usleep $((pace * 1000))
 done
 wait_online_blocks "$want" || mark online-timeout "$(online_blocks)/$want"
 mark online.ms $(( $(now_ms) - t0 ))

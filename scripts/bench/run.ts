@@ -1,0 +1,153 @@
+/**
+ * `deno task bench`: kexec-ts against Debian's kexec-tools (-c, kexec_load) in the same VM, on the Debian 6.12
+ * kernel under QEMU/TCG. Prints a markdown report and writes it to .cache/bench/report.md (and JSON beside it).
+ *
+ *  1. load time: `-l` with the kernel + a 64 MiB initrd, `-p` with the kernel + the small stage-2 initrd,
+ *     ours and theirs interleaved in one guest, median of 5 each; our peak RSS (VmHWM) during `-l`; the Deno
+ *     runtime's start-up (an empty script) in the same guest, to show what is ours and what is the runtime's;
+ *  2. panic to capture: from the "Kernel panic" console line to the capture kernel's first line, 3 boots each;
+ *  3. hotplug storms: memory (8 x 256 MiB) back to back and paced (2 s apart), CPUs (6), with hotplug on vs
+ *     off + the udev-driven kexec-ts reload: reloads, time spent reloading, the longest window without a crash
+ *     kernel (syscall time, from reload.log) and how many of the guest poller's reads saw none.
+ *
+ * Absolute times are TCG times (about ten times slower than hardware); the ratios are the point.
+ *
+ * @module
+ */
+
+import { ROOT } from "../vm/images.ts";
+import { boot, marker, type Run } from "../../tests/vm/harness.ts";
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const series = (run: Run, prefix: string) => [1, 2, 3, 4, 5].map((i) => Number(marker(run, `${prefix}.${i}`)));
+
+async function loadBench() {
+  const run = await boot("bench-load", { big: true, append: "crashkernel=256M", timeoutMs: 900_000 });
+  const [kernelBytes, initrdBytes] = marker(run, "sizes").split(" ").map((kv) => Number(kv.split("=")[1]));
+  const r = (p: string) => ({
+    ours: median(series(run, `bench.${p}.ours`)),
+    peer: median(series(run, `bench.${p}.peer`)),
+  });
+  const l = r("l"), p = r("p");
+  const hwm = Math.max(...series(run, "bench.l.ours").map((_, i) => Number(marker(run, `bench.l.ours.${i + 1}-hwm`))));
+  return { kernelBytes, initrdBytes, l, p, peakRssKiB: hwm, denoStartMs: median(series(run, "bench.deno")) };
+}
+
+async function panicBench() {
+  const out: Record<string, number[]> = { ours: [], peer: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const loader of ["ours", "peer"]) {
+      const run = await boot("bench-panic", { append: `crashkernel=256M kts.loader=${loader}` });
+      const lines = run.result.consoleLines;
+      const panic = lines.findIndex((l) => l.text.includes("Kernel panic - not syncing"));
+      const first = lines.findIndex((l, j) => j > panic && /^\[\s+0\.000000\]/.test(l.text));
+      if (panic < 0 || first < 0) throw new Error(`${loader}: no panic or capture kernel line in the console`);
+      out[loader].push(lines[first].atMs - lines[panic].atMs);
+    }
+  }
+  return { ours: median(out.ours), peer: median(out.peer), samples: out };
+}
+
+interface StormResult {
+  name: string;
+  reloads: number;
+  reloadMs: number;
+  longestWindowMs: number;
+  zeroReads: number;
+  reads: number;
+}
+
+function stormResult(name: string, run: Run): StormResult {
+  const log = (run.blocks.get("reload-log") ?? "").split("\n").filter((l) => l.includes("outcome="));
+  const num = (l: string, k: string) => Number(new RegExp(`${k}=([0-9.]+)`).exec(l)?.[1] ?? 0);
+  return {
+    name,
+    reloads: log.length,
+    reloadMs: Math.round(log.reduce((n, l) => n + num(l, "total_ms"), 0)),
+    longestWindowMs: Math.round(Math.max(0, ...log.map((l) => num(l, "window_ms"))) * 10) / 10,
+    zeroReads: Number(marker(run, "storm.zero-reads")),
+    reads: Number(marker(run, "storm.reads")),
+  };
+}
+
+async function stormBench(): Promise<StormResult[]> {
+  const results: StormResult[] = [];
+  const mem = (mode: string, pace?: number) =>
+    boot("hotplug-mem", {
+      append: `crashkernel=256M kts.mode=${mode}${pace ? ` kts.pace=${pace}` : ""}`,
+      slots: 8,
+      maxmem: "8G",
+      timeoutMs: 600_000,
+    });
+  for (const [mode, label] of [["storm-on", "hotplug on"], ["storm-reload", "off + reload"]]) {
+    results.push(stormResult(`memory, 8 x 256 MiB back to back, ${label}`, await mem(mode)));
+    results.push(stormResult(`memory, 8 x 256 MiB 2 s apart, ${label}`, await mem(mode, 2000)));
+    const cpu = await boot("hotplug-cpu", {
+      append: `crashkernel=256M kts.mode=${mode}`,
+      maxCpus: 8,
+      timeoutMs: 600_000,
+    });
+    results.push(stormResult(`CPUs, 6 hot-added, ${label}`, cpu));
+  }
+  return results;
+}
+
+function report(
+  load: Awaited<ReturnType<typeof loadBench>>,
+  panic: Awaited<ReturnType<typeof panicBench>>,
+  storms: StormResult[],
+) {
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const budgetKiB = Math.round((2 * (load.kernelBytes + load.initrdBytes)) / 1024);
+  return [
+    `## Benchmarks (${new Date().toISOString().slice(0, 10)}, QEMU/TCG, Debian 6.12, kexec-tools ${"2.0.25"} -c)`,
+    "",
+    "| measurement | kexec-ts | kexec-tools -c | ratio |",
+    "|---|---|---|---|",
+    `| -l, 6.12 kernel + 64 MiB initrd, median of 5 | ${s(load.l.ours)} s | ${s(load.l.peer)} s | ${
+      (load.l.ours / load.l.peer).toFixed(2)
+    } |`,
+    `| -p, 6.12 kernel + 5.6 MiB initrd, median of 5 | ${s(load.p.ours)} s | ${s(load.p.peer)} s | ${
+      (load.p.ours / load.p.peer).toFixed(2)
+    } |`,
+    `| panic to capture kernel's first console line, median of 3 | ${s(panic.ours)} s | ${s(panic.peer)} s | ${
+      (panic.ours / panic.peer).toFixed(2)
+    } |`,
+    "",
+    `The Deno runtime's own start-up (an empty script) takes ${
+      s(load.denoStartMs)
+    } s in the same VM. Net of it, -l takes ` +
+    `${s(load.l.ours - load.denoStartMs)} s (ratio ${
+      ((load.l.ours - load.denoStartMs) / load.l.peer).toFixed(2)
+    }) and -p ` +
+    `${s(load.p.ours - load.denoStartMs)} s (ratio ${((load.p.ours - load.denoStartMs) / load.p.peer).toFixed(2)}).`,
+    "",
+    `Peak RSS of kexec-ts during -l: ${Math.round(load.peakRssKiB / 1024)} MiB (goal: at most 2 x (kernel + initrd) = ${
+      Math.round(budgetKiB / 1024)
+    } MiB).`,
+    "",
+    "| hotplug storm | reloads | time reloading | longest window without a crash kernel | poller reads that saw none |",
+    "|---|---|---|---|---|",
+    ...storms.map((r) =>
+      `| ${r.name} | ${r.reloads} | ${s(r.reloadMs)} s | ${r.longestWindowMs} ms | ${r.zeroReads} of ${r.reads} |`
+    ),
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const load = await loadBench();
+  if (Deno.args[0] === "load") { // `deno task bench load`: only the load-time part, as JSON
+    console.log(JSON.stringify(load));
+    Deno.exit(0);
+  }
+  console.error(`load: ${JSON.stringify(load)}`);
+  const panic = await panicBench();
+  console.error(`panic: ${JSON.stringify(panic)}`);
+  const storms = await stormBench();
+  const text = report(load, panic, storms);
+  Deno.mkdirSync(`${ROOT}/.cache/bench`, { recursive: true });
+  Deno.writeTextFileSync(`${ROOT}/.cache/bench/report.md`, text);
+  Deno.writeTextFileSync(`${ROOT}/.cache/bench/results.json`, JSON.stringify({ load, panic, storms }, null, 2));
+  console.log(text);
+}
