@@ -17,6 +17,7 @@ if (import.meta.main) {
   console.log("building guest images...");
   const img = buildImages();
   let inVmcoreHead = false;
+  let inOtherBlock = false; // capture-side blocks (iomem, makedumpfile's progress) are for the tests, not the demo
   let vmcoreHead = "";
   const r = await runVm({
     initrd: img.main,
@@ -29,6 +30,9 @@ if (import.meta.main) {
       if (line.startsWith("@@KTS-BEGIN capture.vmcore-head")) inVmcoreHead = true;
       else if (line.startsWith("@@KTS-END-BLOCK capture.vmcore-head")) inVmcoreHead = false;
       else if (inVmcoreHead) vmcoreHead += line;
+      else if (line.startsWith("@@KTS-BEGIN ")) inOtherBlock = true;
+      else if (line.startsWith("@@KTS-END-BLOCK ")) inOtherBlock = false;
+      else if (inOtherBlock) return;
       else if (line.startsWith("@@KTS-REQ")) console.log(`[host] QMP: ${line.split(" ").slice(2).join(" ")}`);
       else if (line.startsWith("@@KTS stage2.boot")) console.log("\n=== the capture kernel is up");
       else if (line.startsWith("@@KTS stage2.cmdline")) console.log(`capture kernel command line: ${line.slice(21)}`);
