@@ -17,6 +17,17 @@ export function describeFsError(e: unknown): string {
   return (e as Error).message;
 }
 
+/** Reads from `f` until `buf` is full or the file ends; returns the bytes read. */
+export function readFully(f: Deno.FsFile, buf: Uint8Array): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = f.readSync(buf.subarray(got));
+    if (n === null || n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 /**
  * Reads an input file whole, with a one-line error naming it. Reads into one buffer of the file's size:
  * Deno.readFileSync peaks at twice the size, which for a 64 MiB initrd is 64 MiB of RSS for nothing.
@@ -28,12 +39,7 @@ export function readInputFile(path: string, what: string): Uint8Array {
     try {
       const size = f.statSync().size;
       const buf = new Uint8Array(size);
-      let got = 0;
-      while (got < size) {
-        const n = f.readSync(buf.subarray(got));
-        if (n === null || n === 0) break;
-        got += n;
-      }
+      const got = readFully(f, buf);
       if (got !== size) fail("io", `cannot read ${what} ${path}: it shrank while being read (${got} of ${size} bytes)`);
       return buf;
     } finally {

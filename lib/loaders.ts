@@ -7,6 +7,7 @@
  */
 
 import { fail } from "./errors.ts";
+import { hasElfMagic } from "./elf/reader.ts";
 import { type BzImage, parseBzImage, probeBzImage } from "./x86/bzimage.ts";
 
 /** One image type. */
@@ -45,8 +46,7 @@ export function pickLoader(bytes: Uint8Array, type: string | undefined, path: st
   }
   const l = LOADERS.find((x) => x.probe(bytes));
   if (l) return l;
-  const elf = bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
-  if (elf) {
+  if (hasElfMagic(bytes)) {
     fail(
       "not-implemented",
       `not implemented yet: ${path} is an ELF file (vmlinux); kexec-ts loads bzImage64 (vmlinuz)`,

@@ -8,6 +8,7 @@
  */
 
 import { fail, hex } from "./errors.ts";
+import { hasElfMagic } from "./elf/reader.ts";
 import { contains, formatRange, mergeRanges, overlaps, PAGE_SIZE, type Range } from "./memory/ranges.ts";
 
 /** What a segment holds. */
@@ -62,12 +63,6 @@ export interface PlanLimits {
 /** 4-level paging MAXMEM on x86_64 (64 TiB); KEXEC_DESTINATION_MEMORY_LIMIT is MAXMEM - 1. */
 export const MAXMEM_4LEVEL = 1n << 46n;
 
-const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
-
-function startsWithElfMagic(buf: Uint8Array): boolean {
-  return buf.length >= 4 && ELF_MAGIC.every((b, i) => buf[i] === b);
-}
-
 /** `segment 2 (initrd, 0x...-0x...)` for messages. */
 export function describeSegment(s: PlanSegment, i: number): string {
   return `segment ${i} (${s.role}, ${formatRange({ start: s.mem, end: s.mem + s.memsz })})`;
@@ -103,7 +98,7 @@ export function validatePlan(plan: LoadPlan, limits: PlanLimits): void {
       const o = segs[j];
       if (overlaps(range, { start: o.mem, end: o.mem + o.memsz })) bad(`${d} overlaps ${describeSegment(o, j)}`);
     }
-    if (plan.hotplug && s.role !== "elfcorehdr" && startsWithElfMagic(s.buf)) {
+    if (plan.hotplug && s.role !== "elfcorehdr" && hasElfMagic(s.buf)) {
       bad(`${d} starts with the ELF magic; with hotplug the kernel would take it for the elfcorehdr`);
     }
   });

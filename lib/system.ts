@@ -10,6 +10,8 @@
  * @module
  */
 
+import { readFully } from "./files.ts";
+
 /** The outcome of reading one file. */
 export type ReadResult =
   | { kind: "ok"; bytes: Uint8Array }
@@ -84,13 +86,7 @@ export function fsSystemView(root = "/"): SystemView {
         const file = Deno.openSync(full, { read: true });
         try {
           const buf = new Uint8Array(maxBytes);
-          let got = 0;
-          while (got < maxBytes) {
-            const n = file.readSync(buf.subarray(got));
-            if (n === null || n === 0) break;
-            got += n;
-          }
-          return { kind: "ok", bytes: buf.subarray(0, got) };
+          return { kind: "ok", bytes: buf.subarray(0, readFully(file, buf)) };
         } finally {
           file.close();
         }

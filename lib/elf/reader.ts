@@ -50,6 +50,11 @@ export interface ParseOptions {
   checkSegmentBounds?: boolean;
 }
 
+/** Whether `bytes` starts with the ELF magic, `\x7fELF`. */
+export function hasElfMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= ELF_MAGIC.length && ELF_MAGIC.every((b, i) => bytes[i] === b);
+}
+
 /**
  * Parses and validates an ELF64 little-endian file.
  *
@@ -84,7 +89,7 @@ export function findSection(elf: ElfFile, name: string): SectionHeader | undefin
 function parseHeader(bytes: Uint8Array, view: DataView): ElfHeader {
   const fileSize = bytes.length;
   if (fileSize < ELF_MAGIC.length) badElf(`file is ${fileSize} bytes, too short for the ELF magic`);
-  if (ELF_MAGIC.some((b, i) => bytes[i] !== b)) {
+  if (!hasElfMagic(bytes)) {
     badElf(`bad magic ${hexBytes(bytes.subarray(0, ELF_MAGIC.length))} at 0x0, expected 7f 45 4c 46 ("\\x7fELF")`);
   }
   if (fileSize < EHDR_SIZE) {
