@@ -119,3 +119,16 @@ poll_crash_loaded_stop() {
   mark "$1.zero-reads" "$(cat /tmp/poll.zeros)"
   mark "$1.reads" "$(cat /tmp/poll.reads)"
 }
+
+# panic_now: crashes the kernel, after the data channel has drained. Output still in the tty's transmit buffer
+# dies with the first kernel, so wait until ttyS1's transmit count stops moving (at least 0.3 s, at most 5 s).
+panic_now() {
+  mark panic-now "$(now_ms)"
+  p_last=-1; p_i=0
+  while [ $p_i -lt 50 ]; do
+    p_tx=$(sed -n 's/^1: .*tx:\([0-9]*\).*/\1/p' /proc/tty/driver/serial)
+    [ "$p_tx" = "$p_last" ] && [ $p_i -ge 3 ] && break
+    p_last=$p_tx; p_i=$((p_i + 1)); sleep 0.1
+  done
+  echo c > /proc/sysrq-trigger
+}

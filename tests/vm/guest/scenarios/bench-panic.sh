@@ -7,4 +7,4 @@ if [ "$loader" = peer ]; then
 else
   block load kexec-ts -p /boot/vmlinuz --initrd=/boot/stage2.cpio --append="$A"
 fi
-echo c > /proc/sysrq-trigger
+panic_now

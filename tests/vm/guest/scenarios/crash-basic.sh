@@ -9,5 +9,4 @@ timed load kexec-ts -p /boot/vmlinuz --initrd=/boot/stage2.cpio --console-serial
 sysval sys.kexec_crash_loaded /sys/kernel/kexec_crash_loaded
 sysval sys.memory_crash_hotplug /sys/devices/system/memory/crash_hotplug
 block status-json kexec-ts status --json
-mark panic-now "$(now_ms)"
-echo c > /proc/sysrq-trigger
+panic_now

@@ -22,5 +22,4 @@ sysval after-elf-initrd /sys/kernel/kexec_crash_loaded
 echo integrity > /sys/kernel/security/lockdown
 block bad-lockdown kexec-ts -p $K --initrd=$I --append=x
 sysval after-lockdown /sys/kernel/kexec_crash_loaded
-mark panic-now "$(now_ms)"
-echo c > /proc/sysrq-trigger
+panic_now

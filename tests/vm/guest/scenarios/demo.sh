@@ -14,4 +14,4 @@ echo "memory crash_hotplug = $(cat /sys/devices/system/memory/crash_hotplug): th
 dmesg | grep -i "crash hp" | tail -n 3
 say "panic (echo c > /proc/sysrq-trigger): the capture kernel takes over"
 mark demo-ram "$(grep 'System RAM' /proc/iomem | tr -d ' ' | tr '\n' ' ')"
-echo c > /proc/sysrq-trigger
+panic_now

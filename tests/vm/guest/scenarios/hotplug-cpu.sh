@@ -35,4 +35,4 @@ mark reloads "$(reload_count)"
 block reload-log cat /run/kexec-ts/reload.log
 block status-json kexec-ts status --json
 block first-iomem cat /proc/iomem
-echo c > /proc/sysrq-trigger
+panic_now

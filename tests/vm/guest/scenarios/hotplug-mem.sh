@@ -35,4 +35,4 @@ block reload-log cat /run/kexec-ts/reload.log
 block status-json kexec-ts status --json
 block crash-hp-dmesg sh -c 'dmesg | grep -i "crash hp" | tail -n 20'
 block first-iomem cat /proc/iomem
-echo c > /proc/sysrq-trigger
+panic_now

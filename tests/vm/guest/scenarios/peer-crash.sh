@@ -3,5 +3,4 @@ block first-iomem cat /proc/iomem
 timed load kexec -c -p /boot/vmlinuz --initrd=/boot/stage2.cpio \
   --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 kts.marker=peer-crash"
 sysval sys.kexec_crash_loaded /sys/kernel/kexec_crash_loaded
-mark panic-now "$(now_ms)"
-echo c > /proc/sysrq-trigger
+panic_now
