@@ -67,6 +67,8 @@ export interface LayoutInput {
   memmap: readonly E820Entry[];
   /** The running kernel's /sys/kernel/boot_params/data, for firmware fields. */
   firmwareBootParams?: Uint8Array;
+  /** The ACPI RSDP for boot_params.acpi_rsdp_addr (0: the next kernel scans the BIOS area). */
+  acpiRsdpAddr?: bigint;
   memMin?: bigint;
   memMax?: bigint;
   crash?: {
@@ -228,6 +230,7 @@ export function layoutPlan(input: LayoutInput): LoadPlan {
       initrd: initrdAddr !== undefined ? { addr: initrdAddr, sizeBytes: BigInt(input.initrd!.length) } : undefined,
       e820: e820.slice(0, E820_MAX_ZEROPAGE),
       firmware: input.firmwareBootParams,
+      acpiRsdpAddr: input.acpiRsdpAddr,
       setupDataAddr,
     }),
   );

@@ -12,13 +12,15 @@ import { readInputFile } from "./files.ts";
 import { type Invocation, type LoadRequest } from "./cli/args.ts";
 import { errnoContext, type RunEnv } from "./cli/run.ts";
 import { planToJson, renderFilePlan, renderPlan, toJson } from "./cli/output.ts";
-import { Errno } from "../ffi/errno.ts";
+import { Errno, explainErrno } from "../ffi/errno.ts";
 import { readIomem } from "./memory/iomem.ts";
+import { encodeCmdline } from "./x86/bootparams.ts";
 import { requireCrashRegions } from "./crash/region.ts";
 import { CRASH_HOTPLUG_NODES, readFlag, readHotplugSysfs } from "./crash/hotplug.ts";
 import { readCoreInputs } from "./crash/elfcorehdr.ts";
 import { crashRecordPath, writeCrashRecord } from "./crash/record.ts";
 import { rebootMemmap } from "./x86/e820.ts";
+import { acpiRsdpFor, require5LevelSupport } from "./x86/firmware.ts";
 import { layoutPlan } from "./layout.ts";
 import { KEXEC_FILE_ON_CRASH } from "./abi.ts";
 import { type LoadPlan, MAXMEM_4LEVEL, type PlanLimits, validatePlan } from "./plan.ts";
@@ -49,8 +51,19 @@ export function composeCmdline(req: LoadRequest, crash: boolean, sys: SystemView
 }
 
 /** The limits a plan is checked against. */
-function planLimits(plan: LoadPlan, crashMain: Range | undefined, allowed: readonly Range[]): PlanLimits {
-  return { allowed, crash: plan.kind === "crash" ? crashMain : undefined, maxAddress: MAXMEM_4LEVEL - 1n };
+function planLimits(
+  plan: LoadPlan,
+  crashMain: Range | undefined,
+  allowed: readonly Range[],
+  sys: SystemView,
+): PlanLimits {
+  const memTotalKiB = /^MemTotal:\s+(\d+) kB$/m.exec(readText(sys, "/proc/meminfo") ?? "")?.[1];
+  return {
+    allowed,
+    crash: plan.kind === "crash" ? crashMain : undefined,
+    maxAddress: MAXMEM_4LEVEL - 1n,
+    totalRamBytes: memTotalKiB === undefined ? undefined : BigInt(memTotalKiB) * 1024n,
+  };
 }
 
 /** Whether hotplug support goes into this crash load, or why the load must stop. */
@@ -79,8 +92,10 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
   const image = loader.parse(kernelBytes, req.kernelPath);
   const cmdline = composeCmdline(req, crash, sys);
   const iomem = readIomem(sys);
+  require5LevelSupport(sys, image.supports5Level, req.kernelPath);
   const fw = sys.read("/sys/kernel/boot_params/data");
   const firmwareBootParams = fw.kind === "ok" ? fw.bytes : undefined;
+  const acpiRsdpAddr = acpiRsdpFor(sys, firmwareBootParams);
 
   if (crash) {
     const regions = requireCrashRegions(sys, iomem);
@@ -93,6 +108,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
       cmdline,
       memmap: [],
       firmwareBootParams,
+      acpiRsdpAddr,
       memMin: req.memMin,
       memMax: req.memMax,
       crash: { regions, iomem, core, hotplugBytes: hotplug ? readHotplugSysfs(sys).elfcorehdrSizeBytes : undefined },
@@ -100,7 +116,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
       serialPort: req.serialPort,
       rngSeed,
     });
-    return { plan, limits: planLimits(plan, regions.main, [regions.main]) };
+    return { plan, limits: planLimits(plan, regions.main, [regions.main], sys) };
   }
   const memmap = rebootMemmap(sys, iomem);
   const plan = layoutPlan({
@@ -110,6 +126,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
     cmdline,
     memmap,
     firmwareBootParams,
+    acpiRsdpAddr,
     memMin: req.memMin,
     memMax: req.memMax,
     skipChecks: req.noChecks,
@@ -117,7 +134,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
     rngSeed,
   });
   const ram = memmap.filter((e) => e.type === 1).map((e) => ({ start: e.start, end: e.end }));
-  return { plan, limits: planLimits(plan, undefined, ram) };
+  return { plan, limits: planLimits(plan, undefined, ram, sys) };
 }
 
 /** Absolute form of the argv that produced a crash load, so `reload` can repeat it from any directory. */
@@ -150,17 +167,43 @@ function crashStateAfterFailure(sys: SystemView): string {
 
 /**
  * Loads the kernel the invocation names (or prints its plan with --dry-run).
- * @throws KexecError for every refusal, before the syscall when it can be known before
+ *
+ * Order, so that nothing reaches the kernel that could have been refused before:
+ *  1. whenever kexec_load may be used (default, -c, -a) the whole plan is built and validated first;
+ *  2. with -s/-a, what the kernel's bzImage64 loader checks (image, command line length, files) is checked
+ *     before kexec_file_load, because for crash loads that syscall frees the loaded crash kernel before it
+ *     parses anything (kernel/kexec_file.c);
+ *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
+ *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
+ *     away even when the new load fails;
+ *  4. under lockdown kexec_load is refused here, with the kernel's own reason, without spending one of the
+ *     kexec_load_limit_* attempts.
+ * @throws KexecError for every refusal
  */
-export function performLoad(inv: Invocation, crash: boolean, env: RunEnv): Promise<void> {
+export function performLoad(
+  inv: Invocation,
+  crash: boolean,
+  env: RunEnv,
+  unloadFirst?: () => void,
+): Promise<void> {
   const req = inv.load!;
   const ctx = errnoContext(env, crash);
-  let syscall = inv.syscall;
+  const mayUseLoad = inv.syscall !== "kexec_file_load";
+  const planned = mayUseLoad
+    ? buildLoadPlan(req, crash, env.sys, crypto.getRandomValues(new Uint8Array(32)))
+    : undefined;
+  if (planned) validatePlan(planned.plan, planned.limits);
+  const unloadNormal = () => {
+    if (unloadFirst && !crash) unloadFirst();
+  };
 
-  if (syscall === "kexec_file_load" || syscall === "auto") {
+  if (inv.syscall === "kexec_file_load" || inv.syscall === "auto") {
     const cmdline = composeCmdline(req, crash, env.sys);
-    readInputFile(req.kernelPath, "kernel"); // a clear error before the kernel's EBADF
+    const kernelBytes = readInputFile(req.kernelPath, "kernel");
+    const image = pickLoader(kernelBytes, req.type, req.kernelPath).parse(kernelBytes, req.kernelPath);
+    encodeCmdline(cmdline, image.cmdlineSize);
     if (req.initrdPath) readInputFile(req.initrdPath, "initrd");
+    if (crash) requireCrashRegions(env.sys, readIomem(env.sys));
     const flags = crash ? KEXEC_FILE_ON_CRASH : 0n;
     if (inv.dryRun) {
       env.out(
@@ -171,11 +214,13 @@ export function performLoad(inv: Invocation, crash: boolean, env: RunEnv): Promi
             initrd: req.initrdPath ?? null,
             cmdline,
             flags,
-          }) + "\n"
+          }) +
+            "\n"
           : renderFilePlan(req, cmdline, flags),
       );
       return Promise.resolve();
     }
+    unloadNormal();
     try {
       env.kernel.kexecFileLoad(req.kernelPath, req.initrdPath, cmdline, flags, ctx);
       if (crash) recordCrashLoad(env, req, "kexec_file_load", Number(flags), true);
@@ -184,19 +229,20 @@ export function performLoad(inv: Invocation, crash: boolean, env: RunEnv): Promi
       const errno = (e as { errno?: number }).errno;
       const fallback = errno === Errno.ENOSYS || errno === Errno.EINVAL || errno === Errno.ENOEXEC ||
         errno === Errno.EOPNOTSUPP;
-      if (syscall === "kexec_file_load" || !fallback) throw e;
+      if (inv.syscall === "kexec_file_load" || !fallback || !planned) {
+        if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
+        throw e;
+      }
       env.err(`kexec-ts: kexec_file_load failed (${(e as Error).message}); falling back to kexec_load`);
-      syscall = "kexec_load";
     }
   }
 
-  const rngSeed = crypto.getRandomValues(new Uint8Array(32));
-  const { plan, limits } = buildLoadPlan(req, crash, env.sys, rngSeed);
+  const { plan, limits } = planned!;
   if (inv.dryRun) {
-    validatePlan(plan, limits);
     env.out(inv.json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan));
     return Promise.resolve();
   }
+  unloadNormal();
   executePlan(plan, limits, env, inv.debug);
   if (crash) {
     recordCrashLoad(env, req, "kexec_load", Number(plan.flags), plan.hotplug);
@@ -207,22 +253,21 @@ export function performLoad(inv: Invocation, crash: boolean, env: RunEnv): Promi
 
 /**
  * Validates a plan and, only if it passes, hands it to kexec_load. The single door to the syscall for plans.
- * @throws KexecError("invalid-plan") before any syscall; KernelCallError (with what is loaded now, for crash
- *   plans) when the kernel refuses
+ * @throws KexecError("invalid-plan") or KexecError("permission") (lockdown) before any syscall; KernelCallError
+ *   (with what is loaded now, for crash plans) when the kernel refuses
  */
 export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, debug = false): void {
   validatePlan(plan, limits);
   const crash = plan.kind === "crash";
+  const ctx = errnoContext(env, crash);
+  const state = () => (crash ? crashStateAfterFailure(env.sys) : "");
+  if (ctx.lockdown === "integrity" || ctx.lockdown === "confidentiality") {
+    throw new KexecError("permission", explainErrno("kexec_load", Errno.EPERM, ctx) + state());
+  }
   try {
-    env.kernel.kexecLoad(
-      plan.entry,
-      plan.segments,
-      plan.flags,
-      errnoContext(env, crash),
-      debug ? (t) => env.err(t) : undefined,
-    );
+    env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, debug ? (t) => env.err(t) : undefined);
   } catch (e) {
-    if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
+    if (e instanceof KexecError) throw new KexecError(e.code, e.message + state());
     throw e;
   }
 }

@@ -58,6 +58,8 @@ export interface PlanLimits {
   crash?: Range;
   /** Highest physical address + 1 the kernel accepts as a destination (MAXMEM). */
   maxAddress: bigint;
+  /** MemTotal (totalram_pages): no segment, and not all of them together, may exceed half of it. */
+  totalRamBytes?: bigint;
 }
 
 /** 4-level paging MAXMEM on x86_64 (64 TiB); KEXEC_DESTINATION_MEMORY_LIMIT is MAXMEM - 1. */
@@ -102,6 +104,18 @@ export function validatePlan(plan: LoadPlan, limits: PlanLimits): void {
       bad(`${d} starts with the ELF magic; with hotplug the kernel would take it for the elfcorehdr`);
     }
   });
+  if (limits.totalRamBytes !== undefined) {
+    // kernel/kexec_core.c: PAGE_COUNT(memsz) > totalram_pages() / 2, per segment and in total, is EINVAL.
+    const half = limits.totalRamBytes / PAGE_SIZE / 2n;
+    const pages = (s: PlanSegment) => s.memsz / PAGE_SIZE;
+    segs.forEach((s, i) => {
+      if (pages(s) > half) {
+        bad(`${describeSegment(s, i)} is more than half of this machine's RAM (the kernel refuses it)`);
+      }
+    });
+    const total = segs.reduce((n, s) => n + pages(s), 0n);
+    if (total > half) bad(`the segments take ${total} pages, more than half of this machine's RAM (${half} pages)`);
+  }
   if (plan.hotplug && segs.filter((s) => s.role === "elfcorehdr").length !== 1) {
     bad("a hotplug crash plan needs exactly one elfcorehdr segment");
   }

@@ -338,8 +338,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
   if (doLoad) {
     if (operands.length === 0) {
-      if (doExec && !options.some((o) => o.name === "load")) return { ...base, action: { kind: "exec" } };
-      fail("usage", "no kernel specified (kexec-ts [-l|-p] [options] KERNEL; see kexec-ts --help)");
+      fail("usage", "no kernel specified (kexec-ts [-l|-p|-f] [options] KERNEL; see kexec-ts --help)");
     }
     if (operands.length > 1) fail("usage", `more than one kernel given: ${operands.join(" ")}`);
     const request: LoadRequest = {

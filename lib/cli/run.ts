@@ -103,9 +103,8 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       execLoaded(inv, env);
       return 0;
     case "load": {
-      if (a.unloadFirst && !inv.dryRun) unload(inv, env, a.crash);
       const { performLoad } = await import("../load.ts");
-      await performLoad(inv, a.crash, env);
+      await performLoad(inv, a.crash, env, a.unloadFirst ? () => unload(inv, env, a.crash) : undefined);
       if (inv.dryRun) return 0;
       if (a.then === "exec") execLoaded(inv, env);
       if (a.then === "shutdown") env.shutdown();
@@ -122,13 +121,30 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
   }
 }
 
-/** `-u` / `-p -u`: kexec_load with no segments (or KEXEC_FILE_UNLOAD under -s). */
+/**
+ * `-u` / `-p -u`: kexec_load with no segments, or KEXEC_FILE_UNLOAD under -s. Either unloads an image however it
+ * was loaded. kexec_load is refused under lockdown and by IMA even for an unload, and kexec_file_load's unload
+ * is not, so on EPERM/EACCES the unload is retried through kexec_file_load (kexec-tools unloads through
+ * kexec_file_load first by default); the first error is reported if that fails too.
+ */
 function unload(inv: Invocation, env: RunEnv, crash: boolean): void {
   const ctx = errnoContext(env, crash);
-  if (inv.syscall === "kexec_file_load") {
+  const fileUnload = () =>
     env.kernel.kexecFileLoad(undefined, undefined, "", KEXEC_FILE_UNLOAD | (crash ? KEXEC_FILE_ON_CRASH : 0n), ctx);
+  if (inv.syscall === "kexec_file_load") {
+    fileUnload();
   } else {
-    env.kernel.kexecLoad(0n, [], KEXEC_ARCH_X86_64 | (crash ? KEXEC_ON_CRASH : 0n), ctx);
+    try {
+      env.kernel.kexecLoad(0n, [], KEXEC_ARCH_X86_64 | (crash ? KEXEC_ON_CRASH : 0n), ctx);
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno;
+      if (errno !== Errno.EPERM && errno !== Errno.EACCES) throw e;
+      try {
+        fileUnload();
+      } catch {
+        throw e;
+      }
+    }
   }
   if (crash) removeCrashRecord();
 }

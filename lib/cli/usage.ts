@@ -19,7 +19,7 @@ Usage (kexec-tools compatible):
 
 kexec-ts commands:
   kexec-ts status [--json]               kexec state, crash region, crash hotplug and what a hotplug event will do
-  kexec-ts plan [-p] [options] KERNEL    print the load plan (segments, entry, flags, command line); no root needed
+  kexec-ts plan [-p] [options] KERNEL    print the load plan (segments, entry, flags, command line), load nothing
   kexec-ts udev-rules [--install [DIR]]  print (or atomically install) the udev rule for crash hotplug
   kexec-ts reload                        repeat the last successful -p load (for udev; coalesces bursts)
 

@@ -91,6 +91,24 @@ export function kernelMapFromKcore(head: Uint8Array): { text: CoreInputs["kernel
 }
 
 /**
+ * The first bytes of /proc/kcore, as many as its program headers need: about two per System RAM resource, so a
+ * machine with many hot-plugged blocks needs more than a fixed read would give. Doubles from 64 KiB while the
+ * table runs past what was read (the file's size is virtual; reading its data would read all of memory).
+ */
+function readKcoreHeaders(sys: SystemView): ReturnType<SystemView["read"]> {
+  for (let bytes = 1 << 16;; bytes *= 2) {
+    const r = sys.read("/proc/kcore", bytes);
+    if (r.kind !== "ok" || r.bytes.length < bytes || bytes >= 1 << 26) return r;
+    try {
+      parseElf(r.bytes, { checkSegmentBounds: false });
+      return r;
+    } catch {
+      // the table runs past `bytes`: read more
+    }
+  }
+}
+
+/**
  * Reads everything the header needs from the running kernel.
  * @throws KexecError("permission") when not root; KexecError("io") when a node is missing or malformed
  */
@@ -123,7 +141,7 @@ export function readCoreInputs(sys: SystemView, iomem: readonly IomemEntry[], cr
   if (!vm) fail("io", `/sys/kernel/vmcoreinfo is ${vi === undefined ? "missing" : `malformed ("${vi}")`}`);
   const vmcoreinfo = { paddr: BigInt("0x" + vm[2]), sizeBytes: BigInt("0x" + vm[3]) };
 
-  const kcore = sys.read("/proc/kcore", 65536);
+  const kcore = readKcoreHeaders(sys);
   if (kcore.kind === "denied") {
     fail("permission", "/proc/kcore is readable by root only (and closed under lockdown=confidentiality)");
   }

@@ -12,7 +12,7 @@
 import { fail, hex } from "../errors.ts";
 import { findIomem, type IomemEntry } from "../memory/iomem.ts";
 import { type Range, rangeSize } from "../memory/ranges.ts";
-import { readInteger, type SystemView } from "../system.ts";
+import { readInteger, readText, type SystemView } from "../system.ts";
 
 /** The main crash range and, when reserved, the low one. */
 export interface CrashRegions {
@@ -47,10 +47,14 @@ export function findCrashRegions(iomem: readonly IomemEntry[], mainSizeBytes?: b
 export function requireCrashRegions(sys: SystemView, iomem: readonly IomemEntry[]): CrashRegions {
   const regions = findCrashRegions(iomem, readInteger(sys, "/sys/kernel/kexec_crash_size"));
   if (!regions) {
+    const param = /(?:^|\s)(crashkernel=\S+)/.exec(readText(sys, "/proc/cmdline") ?? "")?.[1];
     fail(
       "no-crash-region",
-      'crashkernel= is not set on this kernel\'s command line (no "Crash kernel" in /proc/iomem); ' +
-        "boot with crashkernel=256M (or more) to load a crash kernel",
+      param
+        ? `${param} is on the command line but the kernel reserved nothing (no "Crash kernel" in /proc/iomem; ` +
+          "see dmesg for why, often too little memory below 4 GiB); try a smaller size or crashkernel=...,high"
+        : 'crashkernel= is not set on this kernel\'s command line (no "Crash kernel" in /proc/iomem); ' +
+          "boot with crashkernel=256M (or more) to load a crash kernel",
     );
   }
   if (rangeSize(regions.main) === 0n) {

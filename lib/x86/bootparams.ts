@@ -84,6 +84,10 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
     for (const [off, len] of FIRMWARE_FIELDS) bp.set(input.firmware.subarray(off, off + len), off);
   }
   bp.set(input.setupHeader, input.setupHeaderOffset);
+  if (input.firmware && input.firmware.length >= BP.size) {
+    // The platform (PC, Xen, ...) is the running machine's, not the image's default (kexec-bzimage64.c does this).
+    bp.set(input.firmware.subarray(HDR.hardware_subarch, HDR.hardware_subarch + 4), HDR.hardware_subarch);
+  }
   dv.setUint8(HDR.type_of_loader, LOADER_TYPE_KEXEC);
   dv.setUint8(HDR.loadflags, dv.getUint8(HDR.loadflags) & 0x01); // keep LOADED_HIGH only; no heap, not quiet
   dv.setUint32(HDR.code32_start, 0, true);

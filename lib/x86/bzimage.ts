@@ -31,6 +31,7 @@ export const HDR = {
   min_alignment: 0x235, // u8 (log2)
   xloadflags: 0x236, // u16
   cmdline_size: 0x238, // u32
+  hardware_subarch: 0x23c, // u32
   payload_offset: 0x248, // u32
   payload_length: 0x24c, // u32
   setup_data: 0x250, // u64

@@ -140,8 +140,8 @@ Deno.test("mode state machine: -f loads and executes at once, without shutdown",
   assert.deepEqual(f.action, { kind: "load", crash: false, then: "exec", unloadFirst: false });
   assert.equal(f.sync, true);
   assert.deepEqual(parse("--force", "--initrd=I", "K").action.kind, "load");
-  // -f without a kernel executes what is loaded.
-  assert.deepEqual(parse("-f").action, { kind: "exec" });
+  // -f without a kernel is an error, as in kexec-tools ("No kernel specified"): `kexec -f $EMPTY` must not reboot.
+  throwsKexec(() => parse("-f"), "usage", /^no kernel specified/);
 });
 
 Deno.test("mode state machine: -S asks about the crash kernel unless -l is given", () => {
