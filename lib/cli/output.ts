@@ -6,9 +6,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { hex } from "../errors.ts";
 import { describeFlags } from "../abi.ts";
+import { sha256Hex } from "../purgatory/digest.ts";
 import type { LoadPlan } from "../plan.ts";
 import type { LoadRequest } from "./args.ts";
 import { flagText } from "../crash/hotplug.ts";
@@ -123,10 +123,6 @@ export function planToJson(plan: LoadPlan): Record<string, unknown> {
     digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     notes: plan.notes,
   };
-}
-
-function sha256Hex(buf: Uint8Array): string {
-  return createHash("sha256").update(buf).digest("hex");
 }
 
 /** The plan for people. */

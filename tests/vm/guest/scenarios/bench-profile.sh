@@ -3,7 +3,7 @@ echo 'import "node:crypto";' > /tmp/nc.ts; echo '1;' > /tmp/e.ts
 deno run --quiet /tmp/e.ts; deno run --quiet /tmp/nc.ts
 for i in 1 2 3; do
   timed empty deno run --quiet /tmp/e.ts
-  timed node-crypto deno run --quiet /tmp/nc.ts
+  timed version kexec-ts --version
   deno run --allow-all --quiet /kts/tests/vm/guest/profile.ts -p /boot/vmlinuz --initrd=/boot/stage2.cpio --append=x
   deno run --allow-all --quiet /kts/tests/vm/guest/profile.ts -l /boot/vmlinuz --initrd=/boot/stage2-big.cpio --append=x
 done
