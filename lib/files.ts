@@ -28,6 +28,28 @@ export function readFully(f: Deno.FsFile, buf: Uint8Array): number {
   return got;
 }
 
+/** `cannot read initrd /x: no such file`: the one wording for unreadable inputs. */
+function inputError(path: string, what: string, e: unknown): never {
+  if (e instanceof KexecError) throw e;
+  const why = e instanceof Deno.errors.NotFound ? "no such file" : describeFsError(e);
+  return fail("io", `cannot read ${what} ${path}: ${why}`);
+}
+
+/**
+ * Checks that an input file can be opened for reading, without reading it (the kernel reads it itself).
+ * @throws KexecError("io")
+ */
+export function checkReadable(path: string, what: string): void {
+  try {
+    const f = Deno.openSync(path, { read: true });
+    const isFile = f.statSync().isFile;
+    f.close();
+    if (!isFile) throw new Deno.errors.IsADirectory();
+  } catch (e) {
+    inputError(path, what, e);
+  }
+}
+
 /**
  * Reads an input file whole, with a one-line error naming it. Reads into one buffer of the file's size:
  * Deno.readFileSync peaks at twice the size, which for a 64 MiB initrd is 64 MiB of RSS for nothing.
@@ -46,9 +68,7 @@ export function readInputFile(path: string, what: string): Uint8Array {
       f.close();
     }
   } catch (e) {
-    if (e instanceof KexecError) throw e;
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : describeFsError(e);
-    return fail("io", `cannot read ${what} ${path}: ${why}`);
+    return inputError(path, what, e);
   }
 }
 

@@ -8,7 +8,7 @@
  */
 
 import { fail, KexecError } from "./errors.ts";
-import { readInputFile } from "./files.ts";
+import { checkReadable, readInputFile } from "./files.ts";
 import { type Invocation, type LoadRequest } from "./cli/args.ts";
 import { errnoContext, type RunEnv } from "./cli/run.ts";
 import { planToJson, renderFilePlan, renderPlan, toJson } from "./cli/output.ts";
@@ -99,7 +99,8 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
 
   if (crash) {
     const regions = requireCrashRegions(sys, iomem);
-    const hotplug = decideHotplug(req, readHotplugSysfs(sys).elfcorehdrSizeBytes);
+    const hotplugBytes = readHotplugSysfs(sys).elfcorehdrSizeBytes;
+    const hotplug = decideHotplug(req, hotplugBytes);
     const core = readCoreInputs(sys, iomem, regions);
     const plan = layoutPlan({
       loader: loader.name,
@@ -111,7 +112,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
       acpiRsdpAddr,
       memMin: req.memMin,
       memMax: req.memMax,
-      crash: { regions, iomem, core, hotplugBytes: hotplug ? readHotplugSysfs(sys).elfcorehdrSizeBytes : undefined },
+      crash: { regions, iomem, core, hotplugBytes: hotplug ? hotplugBytes : undefined },
       skipChecks: req.noChecks,
       serialPort: req.serialPort,
       rngSeed,
@@ -199,11 +200,14 @@ export function performLoad(
 
   if (inv.syscall === "kexec_file_load" || inv.syscall === "auto") {
     const cmdline = composeCmdline(req, crash, env.sys);
-    const kernelBytes = readInputFile(req.kernelPath, "kernel");
-    const image = pickLoader(kernelBytes, req.type, req.kernelPath).parse(kernelBytes, req.kernelPath);
-    encodeCmdline(cmdline, image.cmdlineSize);
-    if (req.initrdPath) readInputFile(req.initrdPath, "initrd");
-    if (crash) requireCrashRegions(env.sys, readIomem(env.sys));
+    if (!planned) {
+      // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
+      const kernelBytes = readInputFile(req.kernelPath, "kernel");
+      const image = pickLoader(kernelBytes, req.type, req.kernelPath).parse(kernelBytes, req.kernelPath);
+      encodeCmdline(cmdline, image.cmdlineSize);
+      if (req.initrdPath) checkReadable(req.initrdPath, "initrd");
+      if (crash) requireCrashRegions(env.sys, readIomem(env.sys));
+    }
     const flags = crash ? KEXEC_FILE_ON_CRASH : 0n;
     if (inv.dryRun) {
       env.out(

@@ -18,7 +18,7 @@ import {
 import { type CrashLoadRecord, readCrashRecord } from "./crash/record.ts";
 import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
 import type { Range } from "./memory/ranges.ts";
-import { readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
+import { exists, readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
 
 /** Whether a syscall is compiled into the running kernel, from `/proc/kallsyms`. */
 export type SyscallPresence = "yes" | "no" | "unknown";
@@ -76,7 +76,7 @@ export function gatherStatus(sys: SystemView): KexecStatus {
   const kexecLoaded = readBool(sys, "/sys/kernel/kexec_loaded");
   const crashLoaded = readBool(sys, "/sys/kernel/kexec_crash_loaded");
   const crashSizeBytes = readInteger(sys, "/sys/kernel/kexec_crash_size");
-  const kexecSupported = kexecLoaded !== undefined || sys.list("/sys/kernel")?.includes("kexec_loaded") === true;
+  const kexecSupported = exists(sys, "/sys/kernel/kexec_loaded"); // CONFIG_KEXEC_CORE, readable or not
   const kallsyms = readText(sys, "/proc/kallsyms");
 
   let crashRegion: CrashRegionStatus;
