@@ -18,11 +18,14 @@
 import { ROOT } from "../vm/images.ts";
 import { boot, marker, type Run } from "../../tests/vm/harness.ts";
 
+/** Timings compare with a machine whose CPUs run in parallel: multi-threaded TCG (see VmOptions.tcg). */
+const TCG = "multi" as const;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const series = (run: Run, prefix: string) => [1, 2, 3, 4, 5].map((i) => Number(marker(run, `${prefix}.${i}`)));
 
 async function loadBench() {
-  const run = await boot("bench-load", { big: true, append: "crashkernel=256M", timeoutMs: 900_000 });
+  const run = await boot("bench-load", { tcg: TCG, big: true, append: "crashkernel=256M", timeoutMs: 900_000 });
   const [kernelBytes, initrdBytes] = marker(run, "sizes").split(" ").map((kv) => Number(kv.split("=")[1]));
   const r = (p: string) => ({
     ours: median(series(run, `bench.${p}.ours`)),
@@ -37,7 +40,7 @@ async function panicBench() {
   const out: Record<string, number[]> = { ours: [], peer: [] };
   for (let i = 0; i < 3; i++) {
     for (const loader of ["ours", "peer"]) {
-      const run = await boot("bench-panic", { append: `crashkernel=256M kts.loader=${loader}` });
+      const run = await boot("bench-panic", { tcg: TCG, append: `crashkernel=256M kts.loader=${loader}` });
       const lines = run.result.consoleLines;
       const panic = lines.findIndex((l) => l.text.includes("Kernel panic - not syncing"));
       const first = lines.findIndex((l, j) => j > panic && /^\[\s+0\.000000\]/.test(l.text));
@@ -74,6 +77,7 @@ async function stormBench(): Promise<StormResult[]> {
   const results: StormResult[] = [];
   const mem = (mode: string, pace?: number) =>
     boot("hotplug-mem", {
+      tcg: TCG,
       append: `crashkernel=256M kts.mode=${mode}${pace ? ` kts.pace=${pace}` : ""}`,
       slots: 8,
       maxmem: "8G",
@@ -83,6 +87,7 @@ async function stormBench(): Promise<StormResult[]> {
     results.push(stormResult(`memory, 8 x 256 MiB back to back, ${label}`, await mem(mode)));
     results.push(stormResult(`memory, 8 x 256 MiB 2 s apart, ${label}`, await mem(mode, 2000)));
     const cpu = await boot("hotplug-cpu", {
+      tcg: TCG,
       append: `crashkernel=256M kts.mode=${mode}`,
       maxCpus: 8,
       timeoutMs: 600_000,

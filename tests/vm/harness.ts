@@ -57,6 +57,7 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
     maxmem: opts.maxmem,
     smp,
     machine: opts.machine,
+    tcg: opts.tcg,
     append: opts.append,
     onRequest: opts.onRequest,
     stopOnConsole: opts.stopOnConsole,
@@ -74,10 +75,18 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
   return run;
 }
 
-/** Fails the test with the run's data and console tails. */
+/** The console lines that say a kernel died or complained (an oops' first line scrolls out of a 40-line tail). */
+export function kernelTrouble(console: string): string[] {
+  return console.split("\n").filter((l) => /Oops: |BUG: |WARNING: |Kernel panic - |general protection|RIP: /.test(l))
+    .slice(0, 12);
+}
+
+/** Fails the test with the run's data and console tails, and any oops, BUG, WARNING or panic lines. */
 export function failRun(run: Run, message: string): never {
+  const trouble = kernelTrouble(run.result.console);
   throw new Error(
     `${run.name}: ${message}\n--- data channel (tail) ---\n${tail(run.result.data, 60)}\n` +
+      (trouble.length ? `--- kernel trouble (first ${trouble.length}) ---\n${trouble.join("\n")}\n` : "") +
       `--- console (tail) ---\n${tail(run.result.console, 40)}`,
   );
 }
