@@ -25,7 +25,7 @@
  */
 
 import { fail, hex } from "./errors.ts";
-import { E820_MAX_ZEROPAGE, type E820Entry } from "./x86/e820.ts";
+import { E820_MAX_ZEROPAGE, type E820Entry, ramOf } from "./x86/e820.ts";
 import {
   BP,
   buildBootParams,
@@ -118,11 +118,7 @@ export function layoutPlan(input: LayoutInput): LoadPlan {
   const crash = input.crash;
   const memMin = input.memMin ?? 0n;
   const memMax = input.memMax !== undefined ? input.memMax + 1n : 1n << 64n;
-  const allowed = crash ? clampRanges([crash.regions.main], memMin, memMax) : clampRanges(
-    input.memmap.filter((e) => e.type === 1).map((e) => ({ start: e.start, end: e.end })),
-    memMin,
-    memMax,
-  );
+  const allowed = clampRanges(crash ? [crash.regions.main] : ramOf(input.memmap), memMin, memMax);
   if (allowed.length === 0) {
     fail("layout", crash ? "--mem-min/--mem-max exclude the whole crash region" : "no RAM inside --mem-min/--mem-max");
   }

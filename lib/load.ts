@@ -19,7 +19,7 @@ import { requireCrashRegions } from "./crash/region.ts";
 import { CRASH_HOTPLUG_NODES, readFlag, readHotplugSysfs } from "./crash/hotplug.ts";
 import { readCoreInputs } from "./crash/elfcorehdr.ts";
 import { crashRecordPath, writeCrashRecord } from "./crash/record.ts";
-import { rebootMemmap } from "./x86/e820.ts";
+import { ramOf, rebootMemmap } from "./x86/e820.ts";
 import { acpiRsdpFor, require5LevelSupport } from "./x86/firmware.ts";
 import { layoutPlan } from "./layout.ts";
 import { KEXEC_FILE_ON_CRASH } from "./abi.ts";
@@ -50,17 +50,12 @@ export function composeCmdline(req: LoadRequest, crash: boolean, sys: SystemView
   return parts.join(" ");
 }
 
-/** The limits a plan is checked against. */
-function planLimits(
-  plan: LoadPlan,
-  crashMain: Range | undefined,
-  allowed: readonly Range[],
-  sys: SystemView,
-): PlanLimits {
+/** The limits a plan is checked against: `crashMain` for crash plans, else RAM (`allowed`). */
+function planLimits(crashMain: Range | undefined, allowed: readonly Range[], sys: SystemView): PlanLimits {
   const memTotalKiB = /^MemTotal:\s+(\d+) kB$/m.exec(readText(sys, "/proc/meminfo") ?? "")?.[1];
   return {
     allowed,
-    crash: plan.kind === "crash" ? crashMain : undefined,
+    crash: crashMain,
     maxAddress: MAXMEM_4LEVEL - 1n,
     totalRamBytes: memTotalKiB === undefined ? undefined : BigInt(memTotalKiB) * 1024n,
   };
@@ -117,7 +112,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
       serialPort: req.serialPort,
       rngSeed,
     });
-    return { plan, limits: planLimits(plan, regions.main, [regions.main], sys) };
+    return { plan, limits: planLimits(regions.main, [regions.main], sys) };
   }
   const memmap = rebootMemmap(sys, iomem);
   const plan = layoutPlan({
@@ -134,8 +129,7 @@ export function buildLoadPlan(req: LoadRequest, crash: boolean, sys: SystemView,
     serialPort: req.serialPort,
     rngSeed,
   });
-  const ram = memmap.filter((e) => e.type === 1).map((e) => ({ start: e.start, end: e.end }));
-  return { plan, limits: planLimits(plan, undefined, ram, sys) };
+  return { plan, limits: planLimits(undefined, ramOf(memmap), sys) };
 }
 
 /** Absolute form of the argv that produced a crash load, so `reload` can repeat it from any directory. */
@@ -188,7 +182,6 @@ export function performLoad(
   unloadFirst?: () => void,
 ): Promise<void> {
   const req = inv.load!;
-  const ctx = errnoContext(env, crash);
   const mayUseLoad = inv.syscall !== "kexec_file_load";
   const planned = mayUseLoad
     ? buildLoadPlan(req, crash, env.sys, crypto.getRandomValues(new Uint8Array(32)))
@@ -226,7 +219,7 @@ export function performLoad(
     }
     unloadNormal();
     try {
-      env.kernel.kexecFileLoad(req.kernelPath, req.initrdPath, cmdline, flags, ctx);
+      env.kernel.kexecFileLoad(req.kernelPath, req.initrdPath, cmdline, flags, errnoContext(env, crash));
       if (crash) recordCrashLoad(env, req, "kexec_file_load", Number(flags), true);
       return Promise.resolve();
     } catch (e) {

@@ -113,12 +113,7 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
     fail("layout", `${input.e820.length} e820 entries do not fit boot_params (${E820_MAX_ZEROPAGE})`);
   }
   dv.setUint8(BP.e820_entries, input.e820.length);
-  input.e820.forEach((e, i) => {
-    const o = BP.e820_table + i * E820_ENTRY_SIZE;
-    dv.setBigUint64(o, e.start, true);
-    dv.setBigUint64(o + 8, e.end - e.start, true);
-    dv.setUint32(o + 16, e.type, true);
-  });
+  bp.set(e820ExtPayload(input.e820), BP.e820_table);
   return bp;
 }
 
