@@ -60,6 +60,18 @@ export function errnoContext(env: RunEnv, crash: boolean): ErrnoContext {
   };
 }
 
+function dryRunReachedKernel(): never {
+  throw new KexecError("usage", "--dry-run reached a kernel call; nothing was done (please report this)");
+}
+
+/** The kernel under --dry-run (and so under --system-root): every call is refused. */
+const DRY_RUN_KERNEL: KernelOps = {
+  kexecLoad: dryRunReachedKernel,
+  kexecFileLoad: dryRunReachedKernel,
+  rebootIntoKexec: dryRunReachedKernel,
+  sync: dryRunReachedKernel,
+};
+
 /**
  * Runs the invocation; returns the exit status.
  * @throws KexecError for every failure the user should see
@@ -72,6 +84,14 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
     // A plan made against a saved snapshot must never be loaded into the running kernel.
     throw new KexecError("usage", "--system-root plans against a saved snapshot: add --dry-run (or use kexec-ts plan)");
   }
+  if (inv.dryRun && (a.kind === "unload" || a.kind === "exec")) {
+    throw new KexecError(
+      "usage",
+      `--dry-run prints load plans; ${a.kind === "exec" ? "-e" : "-u"} has none: drop --dry-run`,
+    );
+  }
+  // A dry run, or a plan against a snapshot, never reaches the kernel, whatever path a command takes.
+  if (inv.dryRun) env = { ...env, kernel: DRY_RUN_KERNEL };
   switch (a.kind) {
     case "help":
       env.out(USAGE);

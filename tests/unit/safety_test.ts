@@ -87,6 +87,19 @@ Deno.test("-u -l K: the normal image is unloaded only after the new plan passed 
   assert.deepEqual(good.calls.map((c) => [c.call, c.segments]), [["kexec_load", 0], ["kexec_load", 3]]);
 });
 
+Deno.test("--dry-run never reaches the kernel: -u and -e refuse it, -u -p --dry-run K only prints the plan", async () => {
+  requireVmlinuz();
+  for (const argv of [["-u", "--dry-run"], ["-p", "-u", "--dry-run"], ["-e", "--dry-run"]]) {
+    const { env, calls } = fakeEnv(CRASH);
+    await assert.rejects(runArgs(env, ...argv), /--dry-run prints load plans; -[ue] has none: drop --dry-run/);
+    assert.deepEqual(calls, [], argv.join(" "));
+  }
+  const { env, calls } = fakeEnv(CRASH);
+  assert.equal(await runArgs(env, "-u", "-p", "--dry-run", "--append=x", VMLINUZ_PATH), 0);
+  assert.equal(await runArgs(env, "-u", "-l", "-s", "--dry-run", "--append=x", VMLINUZ_PATH), 0);
+  assert.deepEqual(calls, []);
+});
+
 Deno.test("lockdown: kexec_load is refused before the syscall (no load-limit slot spent), the crash kernel kept", async () => {
   const sys = overlay(CRASH, { "/sys/kernel/security/lockdown": "none [integrity] confidentiality\n" });
   const { env, calls } = fakeEnv(sys);
