@@ -93,6 +93,19 @@ export async function coalesce<T>(
   return outcome;
 }
 
+/** Default settle time: events closer together than this share one reload. */
+export const DEFAULT_SETTLE_MS = 1000;
+
+/** The settle time from `KEXEC_TS_RELOAD_SETTLE_MS`, or {@link DEFAULT_SETTLE_MS}. */
+export function reloadSettleMs(): number {
+  const text = Deno.env.get("KEXEC_TS_RELOAD_SETTLE_MS");
+  if (text === undefined || text === "") return DEFAULT_SETTLE_MS;
+  if (!/^[0-9]{1,7}$/.test(text.trim())) {
+    fail("usage", `KEXEC_TS_RELOAD_SETTLE_MS="${text}" is not a whole number of milliseconds`);
+  }
+  return Number(text.trim());
+}
+
 /** Names of the protocol's files inside the run directory. */
 export const PENDING_FILE = "reload.pending";
 export const LOCK_FILE = "reload.lock";

@@ -33,21 +33,8 @@ import { performLoad } from "../load.ts";
 import { fsSystemView, readInteger, type SystemView } from "../system.ts";
 import { CRASH_HOTPLUG_NODES, readFlag } from "./hotplug.ts";
 import { type CrashLoadRecord, crashRecordPath, readCrashRecord, runDir } from "./record.ts";
-import { coalesce, fileCoalesceOps } from "./coalesce.ts";
+import { coalesce, fileCoalesceOps, reloadSettleMs } from "./coalesce.ts";
 import { appendReloadLog, type ReloadLogEntry } from "./reload_log.ts";
-
-/** Default settle time: events closer together than this share one reload. */
-export const DEFAULT_SETTLE_MS = 1000;
-
-/** The settle time from `KEXEC_TS_RELOAD_SETTLE_MS`, or {@link DEFAULT_SETTLE_MS}. */
-export function reloadSettleMs(): number {
-  const text = Deno.env.get("KEXEC_TS_RELOAD_SETTLE_MS");
-  if (text === undefined || text === "") return DEFAULT_SETTLE_MS;
-  if (!/^[0-9]{1,7}$/.test(text.trim())) {
-    fail("usage", `KEXEC_TS_RELOAD_SETTLE_MS="${text}" is not a whole number of milliseconds`);
-  }
-  return Number(text.trim());
-}
 
 /** What a reload should do now. */
 export type ReloadDecision =

@@ -36,7 +36,7 @@ import type { RunEnv } from "../cli/run.ts";
 import { findUdevRules, OUR_RULE_NAME } from "./hotplug.ts";
 import { DEFAULT_RUN_DIR, runDir } from "./record.ts";
 import { describeFsError, writeFileAtomic } from "../files.ts";
-import { LOCK_FILE, PENDING_FILE } from "./coalesce.ts";
+import { LOCK_FILE, PENDING_FILE, reloadSettleMs } from "./coalesce.ts";
 
 /** Characters a path may have to appear unquoted inside a udev RUN value and a single-quoted shell script. */
 const PLAIN = /^[A-Za-z0-9_\/.+,:@=-]+$/;
@@ -68,10 +68,9 @@ export function kexecTsProgram(): string[] {
 export function reloadCommand(program = kexecTsProgram(), dir = runDir()): string {
   const vars: string[] = [];
   if (dir !== DEFAULT_RUN_DIR) vars.push(`KEXEC_TS_RUN_DIR=${requirePlain(dir, "KEXEC_TS_RUN_DIR")}`);
+  // Checked as reload will read it: a value reload refuses must not go into a rule whose runs nobody watches.
   const settle = Deno.env.get("KEXEC_TS_RELOAD_SETTLE_MS");
-  if (settle !== undefined && settle !== "") {
-    vars.push(`KEXEC_TS_RELOAD_SETTLE_MS=${requirePlain(settle, "KEXEC_TS_RELOAD_SETTLE_MS")}`);
-  }
+  if (settle !== undefined && settle !== "") vars.push(`KEXEC_TS_RELOAD_SETTLE_MS=${reloadSettleMs()}`);
   const words = [...(vars.length ? ["/usr/bin/env", ...vars] : []), ...program, "reload"];
   return words.map((w) => requirePlain(w, "the kexec-ts path")).join(" ");
 }

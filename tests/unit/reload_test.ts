@@ -11,8 +11,8 @@ import { fsSystemView, recordSystemView, type SystemView } from "../../lib/syste
 import { type CrashLoadRecord, crashRecordPath, runDir, writeCrashRecord } from "../../lib/crash/record.ts";
 import { buildLoadPlan } from "../../lib/load.ts";
 import type { SyscallSegment } from "../../ffi/kexec.ts";
-import { decideReload, reloadSettleMs, runReload, withRunDir } from "../../lib/crash/reload.ts";
-import { coalesce, type CoalesceOps } from "../../lib/crash/coalesce.ts";
+import { decideReload, runReload, withRunDir } from "../../lib/crash/reload.ts";
+import { coalesce, type CoalesceOps, reloadSettleMs } from "../../lib/crash/coalesce.ts";
 import {
   formatReloadLogLine,
   parseReloadLog,

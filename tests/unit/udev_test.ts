@@ -134,6 +134,13 @@ Deno.test("reloadCommand: the program plus reload, carrying a non-default run di
       "/usr/bin/env KEXEC_TS_RELOAD_SETTLE_MS=250 /usr/local/bin/kexec-ts reload",
     );
   });
+  await withEnv({ KEXEC_TS_RELOAD_SETTLE_MS: "1s" }, () => {
+    // reload would refuse it on every udev event, unseen: refused here instead.
+    assert.throws(
+      () => reloadCommand(["/usr/local/bin/kexec-ts"], "/run/kexec-ts"),
+      (e) => e instanceof KexecError && e.code === "usage" && /KEXEC_TS_RELOAD_SETTLE_MS="1s"/.test(e.message),
+    );
+  });
   assert.throws(() => reloadCommand(["/opt/kexec ts/kexec-ts"], "/run/kexec-ts"), KexecError);
 });
 
