@@ -113,24 +113,31 @@ function readKcoreHeaders(sys: SystemView): ReturnType<SystemView["read"]> {
  * @throws KexecError("permission") when not root; KexecError("io") when a node is missing or malformed
  */
 export function readCoreInputs(sys: SystemView, iomem: readonly IomemEntry[], crash: CrashRegions): CoreInputs {
-  const need = (path: string, radix: 10 | 16 = 10): bigint => {
+  /** The number in `path`; `undefined` only when absent and `optional`. */
+  function need(path: string, radix?: 10 | 16): bigint;
+  function need(path: string, radix: 10 | 16, optional: true): bigint | undefined;
+  function need(path: string, radix: 10 | 16 = 10, optional = false): bigint | undefined {
     const r = sys.read(path);
     if (r.kind === "denied") fail("permission", `${path} is readable by root only; crash loads need root`);
-    if (r.kind === "absent") fail("io", `${path} is missing; this kernel lacks CONFIG_CRASH_DUMP`);
+    if (r.kind === "absent") {
+      if (optional) return undefined;
+      fail("io", `${path} is missing; this kernel lacks CONFIG_CRASH_DUMP`);
+    }
     const v = parseInteger(new TextDecoder().decode(r.bytes), radix);
     if (v === undefined) fail("io", `${path} does not hold a number`);
     return v;
-  };
+  }
   const possible = parseCpuList(readTrimmed(sys, "/sys/devices/system/cpu/possible") ?? "0");
   const cpuNotes: CoreInputs["cpuNotes"] = [];
   const missingCpus: number[] = [];
   for (const cpu of possible) {
     const base = `/sys/devices/system/cpu/cpu${cpu}`;
-    if (sys.read(`${base}/crash_notes`, 1).kind === "absent") {
+    const paddr = need(`${base}/crash_notes`, 16, true);
+    if (paddr === undefined) {
       missingCpus.push(cpu);
       continue;
     }
-    cpuNotes.push({ cpu, paddr: need(`${base}/crash_notes`, 16), sizeBytes: need(`${base}/crash_notes_size`) });
+    cpuNotes.push({ cpu, paddr, sizeBytes: need(`${base}/crash_notes_size`) });
   }
   if (cpuNotes.length === 0) {
     fail("io", "no /sys/devices/system/cpu/cpuN/crash_notes found; this kernel lacks CONFIG_CRASH_DUMP");
