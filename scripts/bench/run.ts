@@ -17,6 +17,7 @@
 
 import { ROOT } from "../vm/images.ts";
 import { boot, marker, type Run } from "../../tests/vm/harness.ts";
+import { parseReloadLog, summarizeReloadLog } from "../../lib/crash/reload_log.ts";
 
 /** Timings compare with a machine whose CPUs run in parallel: multi-threaded TCG (see VmOptions.tcg). */
 const TCG = "multi" as const;
@@ -61,13 +62,12 @@ interface StormResult {
 }
 
 function stormResult(name: string, run: Run): StormResult {
-  const log = (run.blocks.get("reload-log") ?? "").split("\n").filter((l) => l.includes("outcome="));
-  const num = (l: string, k: string) => Number(new RegExp(`${k}=([0-9.]+)`).exec(l)?.[1] ?? 0);
+  const log = summarizeReloadLog(parseReloadLog(run.blocks.get("reload-log") ?? ""));
   return {
     name,
-    reloads: log.length,
-    reloadMs: Math.round(log.reduce((n, l) => n + num(l, "total_ms"), 0)),
-    longestWindowMs: Math.round(Math.max(0, ...log.map((l) => num(l, "window_ms"))) * 10) / 10,
+    reloads: log.reloads,
+    reloadMs: Math.round(log.totalMs),
+    longestWindowMs: Math.round(log.longestWindowMs * 10) / 10,
     zeroReads: Number(marker(run, "storm.zero-reads")),
     reads: Number(marker(run, "storm.reads")),
   };
