@@ -19,7 +19,9 @@ const nodeCrypto = hasLibcrypto() ? undefined : await import("node:crypto");
 export function sha256Hasher(): Sha256 {
   const native = libcryptoSha256();
   if (native) return native;
-  const h = nodeCrypto!.createHash("sha256");
+  // libcrypto loaded (so node:crypto was not) but would not start a hash.
+  if (!nodeCrypto) fail("io", "libcrypto is installed but could not start a SHA-256 hash (EVP_DigestInit_ex failed)");
+  const h = nodeCrypto.createHash("sha256");
   return { update: (b) => void h.update(b), digest: () => new Uint8Array(h.digest()) };
 }
 
