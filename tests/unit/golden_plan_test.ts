@@ -1,0 +1,63 @@
+/**
+ * Golden plans: the complete kexec_load plan (addresses, sizes, every segment's SHA-256, the digest) for the two
+ * saved machines, normal and crash loads, through the planner with a fixed RNG seed. Any change to what kexec-ts
+ * would hand the kernel shows up here; regenerate with UPDATE_GOLDEN=1 only when the change is meant.
+ */
+
+import { buildLoadPlan } from "../../lib/load.ts";
+import type { LoadRequest } from "../../lib/cli/args.ts";
+import { fsSystemView } from "../../lib/system.ts";
+import { machineDir } from "./test_helpers.ts";
+import { assertGolden, planGoldenText, syntheticBzImage, syntheticInitrd } from "./golden_fixtures.ts";
+
+const SEED = new Uint8Array(32).fill(0xa5);
+const tmp = Deno.makeTempDirSync({ prefix: "kexec-ts-golden-" });
+const KERNEL = `${tmp}/bzImage`;
+const INITRD = `${tmp}/initrd.img`;
+Deno.writeFileSync(KERNEL, syntheticBzImage());
+Deno.writeFileSync(INITRD, syntheticInitrd());
+globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
+
+function request(over: Partial<LoadRequest> = {}): LoadRequest {
+  return {
+    kernelPath: KERNEL,
+    initrdPath: INITRD,
+    append: "console=ttyS0 root=/dev/vda",
+    reuseCmdline: false,
+    noChecks: false,
+    hotplug: "auto",
+    serialPort: 0,
+    ...over,
+  };
+}
+
+const cases: {
+  name: string;
+  machine: "qemu-q35-2g-crash256m" | "qemu-q35-2g-nocrash";
+  crash: boolean;
+  req: LoadRequest;
+}[] = [
+  { name: "nocrash-load.json", machine: "qemu-q35-2g-nocrash", crash: false, req: request() },
+  { name: "crash256m-load.json", machine: "qemu-q35-2g-crash256m", crash: false, req: request() },
+  { name: "crash256m-panic.json", machine: "qemu-q35-2g-crash256m", crash: true, req: request() },
+  {
+    name: "crash256m-panic-nohotplug.json",
+    machine: "qemu-q35-2g-crash256m",
+    crash: true,
+    req: request({ hotplug: "off", initrdPath: undefined, reuseCmdline: true }),
+  },
+  {
+    name: "nocrash-load-options.json",
+    machine: "qemu-q35-2g-nocrash",
+    crash: false,
+    req: request({ memMin: 0x2000000n, memMax: 0x3fffffffn, noChecks: true, serialPort: 0x3f8 }),
+  },
+];
+
+for (const c of cases) {
+  Deno.test(`golden plan ${c.name}`, () => {
+    const { plan } = buildLoadPlan(c.req, c.crash, fsSystemView(machineDir(c.machine)), SEED);
+    const text = planGoldenText(plan).replaceAll(tmp, "<tmp>");
+    assertGolden(c.name, text);
+  });
+}
