@@ -5,7 +5,7 @@
  */
 
 import { parseInvocation } from "./lib/cli/args.ts";
-import { realEnv, writer } from "./lib/cli/env.ts";
+import { cliEnv, writer } from "./lib/cli/env.ts";
 import { run } from "./lib/cli/run.ts";
 import { KexecError } from "./lib/errors.ts";
 
@@ -13,7 +13,7 @@ async function main(argv: string[]): Promise<number> {
   const stderr = writer(Deno.stderr);
   try {
     const inv = parseInvocation(argv);
-    return await run(inv, realEnv(inv.systemRoot));
+    return await run(inv, cliEnv(inv.systemRoot));
   } catch (e) {
     if (e instanceof KexecError) {
       const hint = e.code === "usage" && !e.message.includes("--help") ? "; see kexec-ts --help" : "";

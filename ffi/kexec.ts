@@ -7,10 +7,7 @@
 import { addressOf, closeFd, openReadOnly, rawSyscall, rebootRaw } from "./libc.ts";
 import { type ErrnoContext, explainErrno, KernelCallError } from "./errno.ts";
 import { KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_UNLOAD } from "../lib/abi.ts";
-
-/** x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-export const SYS_KEXEC_LOAD = 246;
-export const SYS_KEXEC_FILE_LOAD = 320;
+import { kexecSyscalls } from "../lib/arch/abi.ts";
 
 /** LINUX_REBOOT_CMD_KEXEC for reboot(2). */
 export const LINUX_REBOOT_CMD_KEXEC = 0x45584543;
@@ -54,7 +51,13 @@ export function kexecLoad(
   if (trace) trace(traceSegments(entry, segments, flags));
   const held = [table, segments]; // the table holds raw addresses of the segment buffers
   inFlight.add(held);
-  const r = rawSyscall(SYS_KEXEC_LOAD, entry, BigInt(segments.length), segments.length ? addressOf(table) : 0n, flags);
+  const r = rawSyscall(
+    kexecSyscalls().kexecLoad,
+    entry,
+    BigInt(segments.length),
+    segments.length ? addressOf(table) : 0n,
+    flags,
+  );
   inFlight.delete(held);
   if (r.ret !== 0n) {
     const op = segments.length === 0 ? "unload" : "kexec_load";
@@ -91,7 +94,7 @@ export function kexecFileLoad(
     inFlight.add(cbytes);
     const len = unload ? 0n : BigInt(cbytes.byteLength);
     const r = rawSyscall(
-      SYS_KEXEC_FILE_LOAD,
+      kexecSyscalls().kexecFileLoad,
       BigInt.asUintN(64, BigInt(kfd)),
       BigInt.asUintN(64, BigInt(ifd)),
       len,

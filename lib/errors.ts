@@ -26,13 +26,20 @@ export type ErrorCode =
 
 /** A failure with a stable code and a one-line, actionable message. */
 export class KexecError extends Error {
+  /** Stable machine-readable cause. */
+  readonly code: ErrorCode;
+  /** Process exit status the CLI uses (1, like kexec-tools' die()). */
+  readonly exitCode: number;
   /**
+   * A failure to report.
    * @param code stable machine-readable cause
    * @param message one line: what happened and what to do
    * @param exitCode process exit status the CLI uses (default 1)
    */
-  constructor(readonly code: ErrorCode, message: string, readonly exitCode = 1) {
+  constructor(code: ErrorCode, message: string, exitCode = 1) {
     super(message);
+    this.code = code;
+    this.exitCode = exitCode;
     this.name = "KexecError";
   }
 }

@@ -15,7 +15,7 @@ import {
   readHotplugSysfs,
   type UdevRuleState,
 } from "./crash/hotplug.ts";
-import { type CrashLoadRecord, readCrashRecord } from "./crash/record.ts";
+import { type CrashLoadRecord, readCrashRecord } from "./reload/record.ts";
 import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
 import type { Range } from "./memory/ranges.ts";
 import { exists, readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
@@ -32,24 +32,37 @@ export type CrashRegionStatus =
 
 /** What `status` reports. Optional fields are absent when the kernel does not provide them. */
 export interface KexecStatus {
+  /** `/proc/sys/kernel/osrelease`. */
   kernelRelease?: string;
   /** CONFIG_KEXEC_CORE: `/sys/kernel/kexec_loaded` exists. */
   kexecSupported: boolean;
+  /** Whether each syscall is compiled in, from /proc/kallsyms. */
   syscalls: { kexecLoad: SyscallPresence; kexecFileLoad: SyscallPresence };
+  /** `/sys/kernel/kexec_loaded`: a normal image is loaded. */
   kexecLoaded?: boolean;
+  /** `/sys/kernel/kexec_crash_loaded`: a crash image is loaded. */
   crashLoaded?: boolean;
   /** `/sys/kernel/kexec_crash_size`: bytes of the main crash reservation. */
   crashSizeBytes?: bigint;
+  /** The crash reservation from /proc/iomem. */
   crashRegion: CrashRegionStatus;
+  /** The crash hotplug sysfs nodes. */
   hotplug: HotplugSysfs;
   /** `none`, `integrity`, `confidentiality`; absent when securityfs is not mounted or the LSM is not built. */
   lockdown?: string;
+  /** `kernel.kexec_load_disabled`: kexec is off until reboot. */
   kexecLoadDisabled?: boolean;
   /** `kexec_load_limit_{panic,reboot}`: -1 = unlimited, 0 = no more loads (6.1+). */
   loadLimitPanic?: bigint;
+  /** `kernel.kexec_load_limit_reboot`. */
   loadLimitReboot?: bigint;
+  /** Installed udev rules that react to hotplug for kdump. */
   udev: UdevRuleState;
+  /** kexec-ts' record of the loaded crash kernel (absent when another tool loaded it, or nothing is loaded). */
   record?: CrashLoadRecord;
+  /** Why the record could not be used, when it exists but is damaged (one line, with the fix). */
+  recordProblem?: string;
+  /** What a CPU or memory hotplug event will do to the loaded crash image, and why. */
   verdict: HotplugVerdict;
 }
 
@@ -93,7 +106,8 @@ export function gatherStatus(sys: SystemView): KexecStatus {
 
   const hotplug = readHotplugSysfs(sys);
   const udev = findUdevRules(sys);
-  const record = crashLoaded ? readCrashRecord(sys) : undefined;
+  const read = crashLoaded ? readCrashRecord(sys) : { kind: "none" as const };
+  const record = read.kind === "ok" ? read.record : undefined;
   return {
     kernelRelease: readTrimmed(sys, "/proc/sys/kernel/osrelease"),
     kexecSupported,
@@ -112,6 +126,7 @@ export function gatherStatus(sys: SystemView): KexecStatus {
     loadLimitReboot: readInteger(sys, "/proc/sys/kernel/kexec_load_limit_reboot"),
     udev,
     record,
+    recordProblem: read.kind === "bad" ? read.why : undefined,
     verdict: hotplugVerdict({ kexecSupported, crashLoaded, sysfs: hotplug, record, udev }),
   };
 }

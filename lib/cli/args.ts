@@ -13,35 +13,12 @@
  */
 
 import { fail } from "../errors.ts";
+import { type HotplugChoice, type LoadRequest, loadRequest, type SyscallChoice } from "../load/request.ts";
 import { type OptionSpec, tokenize } from "./grammar.ts";
-
-/** Which syscall loads the image. kexec-ts defaults to kexec_load (its reason to exist; `-c`). */
-export type SyscallChoice = "kexec_load" | "kexec_file_load" | "auto";
-
-/** Crash hotplug policy for `-p`: on when the kernel supports it (`auto`), required (`--hotplug`), or off. */
-export type HotplugChoice = "auto" | "require" | "off";
-
-/** Everything that shapes a load. */
-export interface LoadRequest {
-  kernelPath: string;
-  initrdPath?: string;
-  /** `--append` / `--command-line` (the last one wins, as in kexec-tools). */
-  append?: string;
-  reuseCmdline: boolean;
-  /** `-t`: image type; undefined = probe. */
-  type?: string;
-  memMin?: bigint;
-  memMax?: bigint;
-  /** `-i`: skip purgatory's SHA-256 check. */
-  noChecks: boolean;
-  hotplug: HotplugChoice;
-  /** I/O port purgatory prints to (`--console-serial`, `--serial=`), 0 = silent. */
-  serialPort: number;
-}
 
 /** What the invocation asks for. */
 export type Action =
-  | { kind: "load"; crash: boolean; then: "nothing" | "exec" | "shutdown"; unloadFirst: boolean }
+  | { kind: "load"; then: "nothing" | "exec" | "shutdown"; unloadFirst: boolean }
   | { kind: "unload"; crash: boolean }
   | { kind: "exec" }
   | { kind: "status-exit"; crash: boolean }
@@ -55,7 +32,9 @@ export type Action =
 /** A parsed command line. */
 export interface Invocation {
   action: Action;
+  /** The load, for `load` actions. */
   load?: LoadRequest;
+  /** `-c`/`-s`/`-a`, also for unloads. */
   syscall: SyscallChoice;
   /** Print the plan and do not call the kernel (`--dry-run`, `plan`). */
   dryRun: boolean;
@@ -282,6 +261,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
         inv.json = true;
         break;
       case "system-root":
+        if (!o.value) fail("usage", "--system-root needs a directory (a saved snapshot of /proc and /sys)");
         inv.systemRoot = o.value;
         break;
       case "install":
@@ -341,14 +321,18 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       fail("usage", "no kernel specified (kexec-ts [-l|-p|-f] [options] KERNEL; see kexec-ts --help)");
     }
     if (operands.length > 1) fail("usage", `more than one kernel given: ${operands.join(" ")}`);
-    const request: LoadRequest = {
-      kernelPath: operands[0],
-      ...load,
+    const { initrdPath, ...rest } = load;
+    const request = loadRequest({
+      ...rest,
+      kind: crash ? "crash" : "reboot",
+      kernel: operands[0],
+      initrds: initrdPath === undefined ? [] : [initrdPath],
+      syscall,
       hotplug,
       serialPort: consoleSerial ? serialPort : 0,
-    };
+    });
     const then = inv.dryRun ? "nothing" : doExec ? "exec" : doShutdown ? "shutdown" : "nothing";
-    return { ...base, action: { kind: "load", crash, then, unloadFirst: doUnload }, load: request };
+    return { ...base, action: { kind: "load", then, unloadFirst: doUnload }, load: request };
   }
   // Like kexec-tools, a mode that does not load ignores the kernel file; unlike it, say so.
   if (operands.length && (doUnload || doExec)) {

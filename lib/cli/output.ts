@@ -9,8 +9,8 @@
 import { hex } from "../errors.ts";
 import { describeFlags } from "../abi.ts";
 import { sha256Hex } from "../purgatory/digest.ts";
-import type { LoadPlan } from "../plan.ts";
-import type { LoadRequest } from "./args.ts";
+import type { LoadPlan } from "../load/plan.ts";
+import type { FileLoadPlan, LoadOutcome } from "../load/load.ts";
 import { flagText } from "../crash/hotplug.ts";
 import { formatRange, type Range } from "../memory/ranges.ts";
 import type { KexecStatus } from "../status.ts";
@@ -88,6 +88,7 @@ export function renderStatus(s: KexecStatus): string {
       `${s.record.loadedAt}, ${s.record.syscall}, flags ${hex(s.record.flags)}${s.record.hotplug ? " (hotplug)" : ""}`,
     ]);
   }
+  if (s.recordProblem) rows.push(["last kexec-ts -p load", `unusable: ${s.recordProblem}`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const v = s.verdict;
   const head = v.behaviour === "in-place"
@@ -156,12 +157,31 @@ export function renderPlan(plan: LoadPlan): string {
 }
 
 /** A kexec_file_load "plan": the kernel does the layout, so only the inputs are known. */
-export function renderFilePlan(req: LoadRequest, cmdline: string, flags: bigint): string {
+export function renderFilePlan(p: FileLoadPlan): string {
   return [
     "kexec-ts plan: kexec_file_load (the kernel lays out the segments)",
-    `kernel    ${req.kernelPath}`,
-    `initrd    ${req.initrdPath ?? "(none)"}`,
-    `cmdline   ${cmdline}`,
-    `flags     ${hex(flags)}`,
+    `kernel    ${p.kernel}`,
+    `initrd    ${p.initrd ?? "(none)"}`,
+    `cmdline   ${p.cmdline}`,
+    `flags     ${hex(p.flags)}`,
   ].join("\n") + "\n";
+}
+
+/** What a dry-run load would do, for people or (`json`) for scripts. */
+export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
+  if (outcome.syscall === "kexec_file_load" && outcome.filePlan) {
+    const p = outcome.filePlan;
+    return json
+      ? toJson({
+        syscall: "kexec_file_load",
+        kernel: p.kernel,
+        initrd: p.initrd ?? null,
+        cmdline: p.cmdline,
+        flags: p.flags,
+      }) +
+        "\n"
+      : renderFilePlan(p);
+  }
+  const plan = outcome.plan!;
+  return json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan);
 }

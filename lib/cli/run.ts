@@ -1,76 +1,18 @@
 /**
- * Carries out an {@link Invocation}: the only module that sequences reads, plans, checks and kernel calls.
- * Kernel calls go through {@link KernelOps} (the real one wraps ffi/), so the order "plan, validate, then call"
- * is visible in one place.
+ * Carries out an {@link Invocation}: dispatches to the load path, unload, exec, status, reload and udev, and renders
+ * what they return (./output.ts). The only module that decides what is printed for a command.
  *
  * @module
  */
 
 import { KexecError } from "../errors.ts";
-import { KEXEC_ARCH_X86_64, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_ON_CRASH } from "../abi.ts";
-import { Errno, type ErrnoContext } from "../../ffi/errno.ts";
-import type { SyscallSegment } from "../../ffi/kexec.ts";
-import { readInteger, readLockdown, type SystemView } from "../system.ts";
-import { removeCrashRecord } from "../crash/record.ts";
+import { readInteger } from "../system.ts";
+import { DRY_RUN_KERNEL, type RunEnv } from "../runtime.ts";
+import { execLoaded, unloadImage } from "../control.ts";
 import { USAGE, VERSION } from "./usage.ts";
 import type { Invocation } from "./args.ts";
 // The planners, status and the udev machinery are imported when a command needs them, so that the commands
-// scripts call often (-S, -u, -e) start without loading them (node:crypto's polyfill alone is most of that).
-
-/** The kernel calls a run may make. */
-export interface KernelOps {
-  kexecLoad(
-    entry: bigint,
-    segments: readonly SyscallSegment[],
-    flags: bigint,
-    ctx: ErrnoContext,
-    trace?: (text: string) => void,
-  ): void;
-  kexecFileLoad(
-    kernel: string | undefined,
-    initrd: string | undefined,
-    cmdline: string,
-    flags: bigint,
-    ctx: ErrnoContext,
-  ): void;
-  rebootIntoKexec(ctx: ErrnoContext): never;
-  sync(): void;
-}
-
-/** Where a run writes and what it runs against. */
-export interface RunEnv {
-  sys: SystemView;
-  kernel: KernelOps;
-  out: (text: string) => void;
-  err: (text: string) => void;
-  /** Runs `shutdown -r now` (kexec-tools' behaviour with no mode option). */
-  shutdown: () => void;
-  /** Effective uid (errno explanations). */
-  uid: number;
-}
-
-/** The facts errno explanations need, read through the SystemView. */
-export function errnoContext(env: RunEnv, crash: boolean): ErrnoContext {
-  return {
-    uid: env.uid,
-    crash,
-    lockdown: readLockdown(env.sys),
-    kexecLoadDisabled: readInteger(env.sys, "/proc/sys/kernel/kexec_load_disabled") === 1n,
-    loadLimit: readInteger(env.sys, `/proc/sys/kernel/kexec_load_limit_${crash ? "panic" : "reboot"}`),
-  };
-}
-
-function dryRunReachedKernel(): never {
-  throw new KexecError("usage", "--dry-run reached a kernel call; nothing was done (please report this)");
-}
-
-/** The kernel under --dry-run (and so under --system-root): every call is refused. */
-const DRY_RUN_KERNEL: KernelOps = {
-  kexecLoad: dryRunReachedKernel,
-  kexecFileLoad: dryRunReachedKernel,
-  rebootIntoKexec: dryRunReachedKernel,
-  sync: dryRunReachedKernel,
-};
+// scripts call often (-S, -u, -e) start without loading them.
 
 /**
  * Runs the invocation; returns the exit status.
@@ -117,83 +59,51 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       return 0;
     }
     case "unload":
-      unload(inv, env, a.crash);
+      unloadImage(env, a.crash, inv.syscall === "kexec_file_load");
       return 0;
     case "exec":
-      execLoaded(inv, env);
+      execLoaded(env, inv.sync);
       return 0;
     case "load": {
-      const { performLoad } = await import("../load.ts");
-      await performLoad(inv, a.crash, env, a.unloadFirst ? () => unload(inv, env, a.crash) : undefined);
-      if (inv.dryRun) return 0;
-      if (a.then === "exec") execLoaded(inv, env);
+      const { performLoad } = await import("../load/load.ts");
+      const { renderOutcome } = await import("./output.ts");
+      const req = inv.load!;
+      const outcome = performLoad(req, env, {
+        dryRun: inv.dryRun,
+        debug: inv.debug,
+        unloadFirst: a.unloadFirst ? () => unloadImage(env, req.kind === "crash", false) : undefined,
+      });
+      for (const w of outcome.warnings) env.err(`kexec-ts: warning: ${w}`);
+      if (inv.dryRun) {
+        env.out(renderOutcome(outcome, inv.json));
+        return 0;
+      }
+      if (a.then === "exec") execLoaded(env, inv.sync);
       if (a.then === "shutdown") env.shutdown();
       return 0;
     }
     case "reload": {
-      const { runReload } = await import("../crash/reload.ts");
-      return await runReload(inv, env);
+      const { runReload } = await import("../reload/reload.ts");
+      const { renderOutcome } = await import("./output.ts");
+      const report = await runReload({ dryRun: inv.dryRun, debug: inv.debug }, env);
+      if (report.dryRun) env.out(renderOutcome(report.dryRun, inv.json));
+      return 0;
     }
     case "udev-rules": {
-      const { udevRulesCommand } = await import("../crash/udev.ts");
-      return udevRulesCommand(a.install, env);
-    }
-  }
-}
-
-/**
- * `-u` / `-p -u`: kexec_load with no segments, or KEXEC_FILE_UNLOAD under -s. Either unloads an image however it
- * was loaded. kexec_load is refused under lockdown and by IMA even for an unload, and kexec_file_load's unload
- * is not, so on EPERM/EACCES the unload is retried through kexec_file_load (kexec-tools unloads through
- * kexec_file_load first by default); the first error is reported if that fails too.
- */
-function unload(inv: Invocation, env: RunEnv, crash: boolean): void {
-  const ctx = errnoContext(env, crash);
-  const fileUnload = () =>
-    env.kernel.kexecFileLoad(undefined, undefined, "", KEXEC_FILE_UNLOAD | (crash ? KEXEC_FILE_ON_CRASH : 0n), ctx);
-  if (inv.syscall === "kexec_file_load") {
-    fileUnload();
-  } else {
-    try {
-      env.kernel.kexecLoad(0n, [], KEXEC_ARCH_X86_64 | (crash ? KEXEC_ON_CRASH : 0n), ctx);
-    } catch (e) {
-      const errno = (e as { errno?: number }).errno;
-      if (errno !== Errno.EPERM && errno !== Errno.EACCES) throw e;
-      try {
-        fileUnload();
-      } catch {
-        throw e;
+      const { currentUdevRules, installUdevRules } = await import("../reload/udev.ts");
+      if (a.install === undefined) {
+        env.out(currentUdevRules());
+        return 0;
       }
+      const done = installUdevRules(a.install, env.sys);
+      env.out(done.path + "\n");
+      if (done.otherRule) {
+        env.err(
+          `kexec-ts: note: ${done.otherRule} also reacts to hotplug (through the distribution's kdump service); ` +
+            "keep one of the two in charge of the crash kernel",
+        );
+      }
+      return 0;
     }
-  }
-  if (crash) removeCrashRecord();
-}
-
-/** `-e`: sync (unless -y), then reboot into the loaded kernel. */
-function execLoaded(inv: Invocation, env: RunEnv): void {
-  const loaded = readInteger(env.sys, "/sys/kernel/kexec_loaded");
-  if (loaded === undefined) {
-    throw new KexecError(
-      "unsupported",
-      "this kernel has no kexec support (no /sys/kernel/kexec_loaded): nothing to execute",
-    );
-  }
-  if (loaded !== 1n) {
-    throw new KexecError(
-      "nothing-loaded",
-      "no kernel is loaded for kexec -e (/sys/kernel/kexec_loaded is 0); load one first with kexec-ts -l KERNEL",
-    );
-  }
-  if (inv.sync) env.kernel.sync();
-  try {
-    env.kernel.rebootIntoKexec(errnoContext(env, false));
-  } catch (e) {
-    if (e instanceof KexecError && "errno" in e && e.errno === Errno.EINVAL) {
-      throw new KexecError(
-        "nothing-loaded",
-        "the kernel has no image to execute (EINVAL); load one with kexec-ts -l KERNEL",
-      );
-    }
-    throw e;
   }
 }

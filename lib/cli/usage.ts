@@ -4,8 +4,10 @@
  * @module
  */
 
-/** Version of kexec-ts. */
-export const VERSION = "0.1.0";
+import config from "../../deno.json" with { type: "json" };
+
+/** Version of kexec-ts (deno.json's, the one place it is written). */
+export const VERSION: string = config.version;
 
 /** The help text. */
 export const USAGE =

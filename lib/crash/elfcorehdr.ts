@@ -6,8 +6,9 @@
  *  1. one PT_NOTE per possible CPU: p_offset = p_paddr = crash_notes, size crash_notes_size;
  *  2. one PT_NOTE for vmcoreinfo;
  *  3. one PT_LOAD for the kernel text: p_vaddr = _text, p_paddr = p_offset = __pa(_text), size _end - _text, RWX;
- *  4. one PT_LOAD per System RAM resource (the kernel's walk: no merging), minus the low 1 MiB (always reserved
- *     since 5.13, so no 640K backup region) and the crash region(s); p_vaddr = __va(start), RWX, p_align 0.
+ *  4. one PT_LOAD per System RAM resource (the kernel's walk: no merging), minus the architecture's always-reserved
+ *     low memory (x86_64: the low 1 MiB, so no 640K backup region) and the crash region(s); p_vaddr = __va(start),
+ *     RWX, p_align 0.
  *
  * Inputs come from /sys/devices/system/cpu/cpuN/crash_notes, /sys/kernel/vmcoreinfo, /proc/kcore (kernel text
  * and PAGE_OFFSET) and /proc/iomem, all through the SystemView; all need root.
@@ -16,17 +17,7 @@
  */
 
 import { fail, hex } from "../errors.ts";
-import {
-  coreHeaderSize,
-  type CorePhdr,
-  EM_X86_64,
-  PF_R,
-  PF_W,
-  PF_X,
-  PT_LOAD,
-  PT_NOTE,
-  writeCoreHeader,
-} from "../elf/core.ts";
+import { coreHeaderSize, type CorePhdr, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, writeCoreHeader } from "../elf/core.ts";
 import { EHDR_SIZE } from "../elf/constants.ts";
 import { parseElf } from "../elf/reader.ts";
 import { findIomem, type IomemEntry, isSystemRam, walkIomem } from "../memory/iomem.ts";
@@ -36,6 +27,8 @@ import type { CrashRegions } from "./region.ts";
 
 /** What the header describes. */
 export interface CoreInputs {
+  /** e_machine of the header. */
+  elfMachine: number;
   /** One per possible CPU whose sysfs node exists, in CPU order. */
   cpuNotes: { cpu: number; paddr: bigint; sizeBytes: bigint }[];
   /** Possible CPUs without a cpuN node (not present): the kernel's rebuild will add their notes. */
@@ -48,10 +41,17 @@ export interface CoreInputs {
   ram: Range[];
 }
 
-/** Start of the kernel text mapping (__START_KERNEL_map); kcore entries above it are the kernel image. */
-const START_KERNEL_MAP = 0xffffffff80000000n;
+/** Facts the header takes from the architecture (lib/arch/). */
+export interface CoreDumpFacts {
+  /** e_machine of the core header. */
+  elfMachine: number;
+  /** Start of the kernel text mapping (__START_KERNEL_map on x86_64): /proc/kcore entries at or above it are the kernel image. */
+  kernelTextBase: bigint;
+  /** Low memory the first kernel never uses (x86_64: the low 1 MiB): left out of the dump. */
+  lowReserved: Range;
+}
+
 const NO_PADDR = 0xffffffffffffffffn;
-const LOW_1M: Range = { start: 0n, end: 0x100000n };
 
 /** Parses a CPU list such as `0-3,8,10-11`. */
 export function parseCpuList(text: string): number[] {
@@ -69,9 +69,9 @@ export function parseCpuList(text: string): number[] {
  * System RAM as the kernel's walk_system_ram_res sees it, minus the low 1 MiB and the crash regions;
  * one range per resource, pieces kept separate (crash_exclude_mem_range splits, never merges).
  */
-export function dumpRamRanges(iomem: readonly IomemEntry[], crash: CrashRegions): Range[] {
+export function dumpRamRanges(iomem: readonly IomemEntry[], crash: CrashRegions, lowReserved: Range): Range[] {
   const ram = walkIomem(iomem, isSystemRam).map((e) => ({ start: e.start, end: e.end }));
-  const holes = [LOW_1M, crash.main, ...(crash.low ? [crash.low] : [])];
+  const holes = [lowReserved, crash.main, ...(crash.low ? [crash.low] : [])];
   return subtractRanges(ram, holes);
 }
 
@@ -79,11 +79,14 @@ export function dumpRamRanges(iomem: readonly IomemEntry[], crash: CrashRegions)
  * The kernel text mapping and PAGE_OFFSET from /proc/kcore's program headers: the KCORE_TEXT entry
  * (vaddr >= __START_KERNEL_map, paddr set) and any KCORE_RAM entry (vaddr below it, paddr set).
  */
-export function kernelMapFromKcore(head: Uint8Array): { text: CoreInputs["kernelText"]; pageOffset: bigint } {
+export function kernelMapFromKcore(
+  head: Uint8Array,
+  kernelTextBase: bigint,
+): { text: CoreInputs["kernelText"]; pageOffset: bigint } {
   const { programHeaders } = parseElf(head, { checkSegmentBounds: false });
   const loads = programHeaders.filter((p) => p.type === PT_LOAD && p.paddr !== NO_PADDR);
-  const text = loads.find((p) => p.vaddr >= START_KERNEL_MAP);
-  const ram = loads.find((p) => p.vaddr < START_KERNEL_MAP);
+  const text = loads.find((p) => p.vaddr >= kernelTextBase);
+  const ram = loads.find((p) => p.vaddr < kernelTextBase);
   if (!text || !ram) {
     fail("io", "/proc/kcore has no kernel-text or RAM program header (CONFIG_PROC_KCORE without them?)");
   }
@@ -112,7 +115,12 @@ function readKcoreHeaders(sys: SystemView): ReturnType<SystemView["read"]> {
  * Reads everything the header needs from the running kernel.
  * @throws KexecError("permission") when not root; KexecError("io") when a node is missing or malformed
  */
-export function readCoreInputs(sys: SystemView, iomem: readonly IomemEntry[], crash: CrashRegions): CoreInputs {
+export function readCoreInputs(
+  sys: SystemView,
+  iomem: readonly IomemEntry[],
+  crash: CrashRegions,
+  facts: CoreDumpFacts,
+): CoreInputs {
   /** The number in `path`; `undefined` only when absent and `optional`. */
   function need(path: string, radix?: 10 | 16): bigint;
   function need(path: string, radix: 10 | 16, optional: true): bigint | undefined;
@@ -155,13 +163,21 @@ export function readCoreInputs(sys: SystemView, iomem: readonly IomemEntry[], cr
   if (kcore.kind === "absent") {
     fail("io", "/proc/kcore is missing (CONFIG_PROC_KCORE); kexec-ts needs it for the kernel text address");
   }
-  const { text, pageOffset } = kernelMapFromKcore(kcore.bytes);
+  const { text, pageOffset } = kernelMapFromKcore(kcore.bytes, facts.kernelTextBase);
 
   const code = findIomem(iomem, "Kernel code")[0];
   if (code && code.start !== text.paddr) {
     fail("io", `/proc/kcore puts the kernel text at ${hex(text.paddr)} but /proc/iomem says ${hex(code.start)}`);
   }
-  return { cpuNotes, missingCpus, vmcoreinfo, kernelText: text, pageOffset, ram: dumpRamRanges(iomem, crash) };
+  return {
+    elfMachine: facts.elfMachine,
+    cpuNotes,
+    missingCpus,
+    vmcoreinfo,
+    kernelText: text,
+    pageOffset,
+    ram: dumpRamRanges(iomem, crash, facts.lowReserved),
+  };
 }
 
 /** The program headers, in the kernel's order. */
@@ -205,7 +221,7 @@ export function corePhdrs(inputs: CoreInputs): CorePhdr[] {
 
 /** The elfcorehdr bytes (4 KiB-aligned length). */
 export function buildElfcorehdr(inputs: CoreInputs): Uint8Array {
-  return writeCoreHeader(EM_X86_64, corePhdrs(inputs));
+  return writeCoreHeader(inputs.elfMachine, corePhdrs(inputs));
 }
 
 /** Program headers reserved beyond today's count, for ranges hot-added later (kexec-ts' headroom). */

@@ -11,7 +11,6 @@
  */
 
 import { readInteger, type SystemView } from "../system.ts";
-import type { CrashLoadRecord } from "./record.ts";
 
 /** A `crash_hotplug` node: its value, or why there is none. */
 export type SysfsFlag = 0 | 1 | "denied" | "absent";
@@ -20,7 +19,9 @@ export type SysfsFlag = 0 | 1 | "denied" | "absent";
 export interface HotplugSysfs {
   /** `/sys/kernel/crash_elfcorehdr_size`: bytes of program headers the kernel may write (Ehdr excluded); absent without CONFIG_CRASH_HOTPLUG. */
   elfcorehdrSizeBytes?: bigint;
+  /** `/sys/devices/system/cpu/crash_hotplug`. */
   cpu: SysfsFlag;
+  /** `/sys/devices/system/memory/crash_hotplug`. */
   memory: SysfsFlag;
 }
 
@@ -86,10 +87,20 @@ export type VerdictReason =
 
 /** The answer `status` gives: what a hotplug event does now, and why, in words. */
 export interface HotplugVerdict {
+  /** What an event does: the kernel rewrites the header (`in-place`), userspace must reload, or nothing is loaded. */
   behaviour: "in-place" | "reload" | "none";
+  /** Why, for scripts. */
   reason: VerdictReason;
   /** One or two sentences for people. */
   explanation: string;
+}
+
+/** How kexec-ts remembers loading the crash image (its crash-load record), when it did. */
+export interface KnownLoad {
+  /** The syscall that loaded it. */
+  syscall: "kexec_load" | "kexec_file_load";
+  /** Loaded with the in-place update flag (kexec_file_load images always allow it). */
+  hotplug: boolean;
 }
 
 /** Inputs of the verdict, all read through the SystemView. */
@@ -97,7 +108,7 @@ export interface VerdictInput {
   kexecSupported: boolean;
   crashLoaded: boolean | undefined;
   sysfs: HotplugSysfs;
-  record?: CrashLoadRecord;
+  record?: KnownLoad;
   udev: UdevRuleState;
 }
 

@@ -7,7 +7,9 @@
 
 /** A half-open physical range `[start, end)`. */
 export interface Range {
+  /** First byte (physical address). */
   start: bigint;
+  /** One past the last byte. */
   end: bigint;
 }
 

@@ -17,7 +17,7 @@
 
 import { ROOT } from "../vm/images.ts";
 import { boot, marker, type Run } from "../../tests/vm/harness.ts";
-import { parseReloadLog, summarizeReloadLog } from "../../lib/crash/reload_log.ts";
+import { parseReloadLog, summarizeReloadLog } from "../../lib/reload/reload_log.ts";
 
 /** Timings compare with a machine whose CPUs run in parallel: multi-threaded TCG (see VmOptions.tcg). */
 const TCG = "multi" as const;

@@ -1,14 +1,14 @@
 /** Guest-side timing of a load's steps (diagnostics for the load benchmark; not a test). */
 const t0 = performance.now();
-const { buildLoadPlan, executePlan } = await import("../../../lib/load.ts");
-const { realEnv } = await import("../../../lib/cli/env.ts");
+const { buildLoadPlan } = await import("../../../lib/load/build.ts");
+const { executePlan } = await import("../../../lib/load/load.ts");
+const { realEnv } = await import("../../../lib/runtime.ts");
 const { parseInvocation } = await import("../../../lib/cli/args.ts");
 const { sha256Hasher } = await import("../../../lib/purgatory/digest.ts");
 const t1 = performance.now();
 const inv = parseInvocation(Deno.args);
 const env = realEnv();
-const crash = inv.action.kind === "load" && inv.action.crash;
-const { plan, limits } = buildLoadPlan(inv.load!, crash, env.sys, new Uint8Array(32));
+const { plan, limits } = buildLoadPlan(inv.load!, env.sys, new Uint8Array(32));
 const t2 = performance.now();
 const h = sha256Hasher();
 for (const s of plan.segments) h.update(s.buf);

@@ -8,17 +8,17 @@
  * Prints `@@KTS tamper.<mode> <outcome>` on stdout.
  */
 
-import { buildLoadPlan, executePlan } from "../../../lib/load.ts";
-import { realEnv } from "../../../lib/cli/env.ts";
+import { buildLoadPlan } from "../../../lib/load/build.ts";
+import { executePlan } from "../../../lib/load/load.ts";
+import { realEnv } from "../../../lib/runtime.ts";
 import { parseInvocation } from "../../../lib/cli/args.ts";
 import { KexecError } from "../../../lib/errors.ts";
-import type { PlanSegment } from "../../../lib/plan.ts";
+import type { PlanSegment } from "../../../lib/load/plan.ts";
 
 const [mode, ...argv] = Deno.args;
 const inv = parseInvocation(argv);
-const crash = inv.action.kind === "load" && inv.action.crash;
 const env = realEnv();
-const { plan, limits } = buildLoadPlan(inv.load!, crash, env.sys, new Uint8Array(32));
+const { plan, limits } = buildLoadPlan(inv.load!, env.sys, new Uint8Array(32));
 const initrd = plan.segments.findIndex((s) => s.role === "initrd");
 const kernel = plan.segments.find((s) => s.role === "kernel")!;
 if (initrd < 0) throw new Error("tamper needs an --initrd");

@@ -1,0 +1,45 @@
+/**
+ * What shared code needs from an architecture: its kexec numbers, its loaders, its reading of the machine, and its
+ * placement and crash-dump rules. An architecture is one folder (lib/arch/x86_64/) exporting one {@link Arch};
+ * lib/arch/mod.ts picks it.
+ *
+ * @module
+ */
+
+import type { Range } from "../memory/ranges.ts";
+import type { IomemEntry } from "../memory/iomem.ts";
+import type { SystemView } from "../system.ts";
+import type { ImageLoader } from "../load/contract.ts";
+import type { LoadKind } from "../load/request.ts";
+import type { CoreDumpFacts } from "../crash/elfcorehdr.ts";
+
+export type { CoreDumpFacts };
+
+/** A window buffers may be placed in, `[min, max)`. */
+export interface AddressWindow {
+  min: bigint;
+  max: bigint;
+}
+
+/** An architecture. `M` is what it reads about the machine for a load. */
+export interface Arch<M = unknown> {
+  /** `x86_64`. */
+  name: string;
+  /** KEXEC_ARCH_* for the high half of kexec_load's flags. */
+  kexecArch: bigint;
+  /** The kexec_load flag that allows in-place crash hotplug updates. */
+  hotplugFlag: bigint;
+  /** Its image loaders, in probing order. */
+  loaders: readonly ImageLoader<unknown, M>[];
+  /** Reads what a load needs of the machine (memory map, firmware data, paging mode). */
+  readMachine(sys: SystemView, iomem: readonly IomemEntry[], kind: LoadKind): M;
+  /** RAM a normal (reboot) load may use. */
+  usableRam(machine: M): Range[];
+  /** KEXEC_DESTINATION_MEMORY_LIMIT: every segment must end below it. */
+  destinationLimit(machine: M): bigint;
+  /** Where the purgatory goes: windows tried in order, top-down (crash loads: the whole crash region). */
+  purgatoryWindows(kind: LoadKind): readonly AddressWindow[];
+  /** Free bytes a crash region must keep after our segments, for the kernel's control and page-table pages. */
+  crashSlackBytes(ramTop: bigint): bigint;
+  core: CoreDumpFacts;
+}

@@ -1,0 +1,156 @@
+/**
+ * The bzImage64 loader: the protected-mode kernel entered at its 64-bit entry point (load address + 0x200) with
+ * %rsi = boot_params, as the kernel's own bzImage64_load does it:
+ *  - kernel: at pref_address when it is free (the kernel then runs where it was linked), else the lowest
+ *    kernel_alignment-aligned address at or above 1 MiB; below 4 GiB unless XLF_CAN_BE_LOADED_ABOVE_4G;
+ *    memsz = init_size, the room it decompresses into;
+ *  - initrd: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and the kernel allows
+ *    it; crash loads anywhere in the crash region;
+ *  - boot_params + command line + setup_data, one buffer: top-down below 640 KiB, like kexec-tools (it is consumed
+ *    before the new kernel reserves low memory), else below 4 GiB; crash loads anywhere in the crash region.
+ * Crash loads hand the capture kernel the memory map of ./capture_memmap.ts instead of the firmware's.
+ *
+ * @module
+ */
+
+import { hex } from "../../errors.ts";
+import { alignUp, PAGE_SIZE } from "../../memory/ranges.ts";
+import type { BufferRequest, ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
+import { type BzImage, parseBzImage, probeBzImage, STARTUP_64_OFFSET } from "./bzimage.ts";
+import { BP, buildBootParams, e820ExtPayload, encodeCmdline } from "./boot_params.ts";
+import { buildSetupData, SETUP_E820_EXT, SETUP_RNG_SEED, type SetupData, setupDataSize } from "./setup_data.ts";
+import { E820_MAX_ZEROPAGE } from "./e820.ts";
+import { captureMemmap } from "./capture_memmap.ts";
+import { require5LevelSupport } from "./firmware.ts";
+import type { X86Machine } from "./machine.ts";
+import type { AddressWindow } from "../types.ts";
+import type { LoadKind } from "../../load/request.ts";
+
+const MiB = 0x100000n;
+const FOUR_GiB = 0x100000000n;
+const NO_LIMIT = 1n << 64n;
+/** Lowest address for boot data: above the real-mode IVT and BIOS data area the next kernel still reads. */
+const LOW_DATA_MIN = 0x10000n;
+/** Top of conventional memory; boot data goes below it for normal loads. */
+const LOW_DATA_MAX = 0xa0000n;
+
+/**
+ * Where boot data (boot_params, purgatory) goes, windows tried in order, top-down: below 640 KiB, else below
+ * 4 GiB; a crash load takes the top of the crash region (the planner keeps every buffer inside it).
+ */
+export function lowDataWindows(kind: LoadKind): readonly AddressWindow[] {
+  return kind === "crash"
+    ? [{ min: 0n, max: NO_LIMIT }]
+    : [{ min: LOW_DATA_MIN, max: LOW_DATA_MAX }, { min: LOW_DATA_MIN, max: FOUR_GiB }];
+}
+
+/** Places `req` in the first of `windows` that has room; the last window's error if none has. */
+export function addInWindows(
+  ctx: LoadContext<unknown>,
+  req: Omit<BufferRequest, "min" | "max">,
+  windows: readonly AddressWindow[],
+): bigint {
+  for (let i = 0;; i++) {
+    try {
+      return ctx.addBuffer({ ...req, ...windows[i] });
+    } catch (e) {
+      if (i + 1 >= windows.length) throw e;
+    }
+  }
+}
+
+function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage {
+  require5LevelSupport(ctx.machine.la57, image.supports5Level, ctx.kernelName);
+  const crash = ctx.kind === "crash";
+
+  const kernelReq: BufferRequest = {
+    role: "kernel",
+    bytes: image.kernel,
+    memsz: image.memsz,
+    align: image.alignment,
+    min: MiB,
+    max: image.above4G ? NO_LIMIT : FOUR_GiB,
+    topDown: false,
+    prefer: image.prefAddress,
+  };
+  if (!image.relocatable) {
+    kernelReq.min = image.prefAddress;
+    kernelReq.max = image.prefAddress + image.memsz;
+    ctx.note(`non-relocatable kernel: loaded at its pref_address ${hex(image.prefAddress)}`);
+  }
+  const kernelAddr = ctx.addBuffer(kernelReq);
+
+  let initrdAddr: bigint | undefined;
+  if (ctx.initrd) {
+    const req: BufferRequest = {
+      role: "initrd",
+      bytes: ctx.initrd,
+      memsz: BigInt(ctx.initrd.length),
+      align: PAGE_SIZE,
+      min: MiB,
+      max: crash && image.above4G ? NO_LIMIT : image.initrdAddrMax + 1n,
+      topDown: true,
+    };
+    try {
+      initrdAddr = ctx.addBuffer(req);
+    } catch (e) {
+      if (crash || !image.above4G) throw e;
+      initrdAddr = ctx.addBuffer({ ...req, max: NO_LIMIT });
+      ctx.note("initrd placed above initrd_addr_max through ext_ramdisk_image (XLF_CAN_BE_LOADED_ABOVE_4G)");
+    }
+  }
+
+  // boot_params + command line + setup_data, in one buffer that points into itself.
+  const cmdlineBytes = encodeCmdline(ctx.cmdline, image.cmdlineSize);
+  const e820 = ctx.crash
+    ? captureMemmap(ctx.crash.iomem, ctx.crash.regions, ctx.crash.elfcorehdr)
+    : [...ctx.machine.memmap];
+  const records: SetupData[] = [{ type: SETUP_RNG_SEED, data: ctx.rngSeed }];
+  if (e820.length > E820_MAX_ZEROPAGE) {
+    records.push({ type: SETUP_E820_EXT, data: e820ExtPayload(e820.slice(E820_MAX_ZEROPAGE)) });
+    ctx.note(`${e820.length} e820 entries: ${e820.length - E820_MAX_ZEROPAGE} passed in SETUP_E820_EXT`);
+  }
+  const setupDataOffset = alignUp(BigInt(BP.size + cmdlineBytes.length), 16n);
+  const bpLen = Number(setupDataOffset) + setupDataSize(records);
+  const bootParamsAt = (bpAddr: bigint) => {
+    const buf = new Uint8Array(bpLen);
+    const setupDataAddr = bpAddr + setupDataOffset;
+    buf.set(
+      buildBootParams({
+        setupHeader: image.setupHeader,
+        setupHeaderOffset: image.setupHeaderOffset,
+        cmdlineAddr: bpAddr + BigInt(BP.size),
+        initrd: initrdAddr !== undefined ? { addr: initrdAddr, sizeBytes: BigInt(ctx.initrd!.length) } : undefined,
+        e820: e820.slice(0, E820_MAX_ZEROPAGE),
+        firmware: ctx.machine.firmwareBootParams,
+        acpiRsdpAddr: ctx.machine.acpiRsdpAddr,
+        setupDataAddr,
+      }),
+    );
+    buf.set(cmdlineBytes, BP.size);
+    buf.set(buildSetupData(records, setupDataAddr), Number(setupDataOffset));
+    return buf;
+  };
+  const bootParams = addInWindows(ctx, {
+    role: "boot-params",
+    what: "boot_params",
+    bytes: bootParamsAt,
+    memsz: BigInt(bpLen),
+    align: PAGE_SIZE,
+    topDown: true,
+  }, lowDataWindows(ctx.kind));
+
+  return { kernelEntry: kernelAddr + STARTUP_64_OFFSET, bootParams };
+}
+
+/** The bzImage64 loader (`-t bzImage64`, alias `bzImage`). */
+export const bzImageLoader: ImageLoader<BzImage, X86Machine> = {
+  name: "bzImage64",
+  aliases: ["bzImage", "bzimage64", "bzimage"],
+  probe: probeBzImage,
+  parse: parseBzImage,
+  load: loadBzImage,
+  fileLoadCheck(image: BzImage, cmdline: string): void {
+    encodeCmdline(cmdline, image.cmdlineSize);
+  },
+};

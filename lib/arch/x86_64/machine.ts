@@ -1,0 +1,52 @@
+/**
+ * What an x86_64 load reads of the machine, through the SystemView: the next kernel's memory map (normal loads),
+ * the running kernel's boot_params (firmware fields to copy), the ACPI RSDP and whether 5-level paging is on.
+ *
+ * @module
+ */
+
+import type { IomemEntry } from "../../memory/iomem.ts";
+import type { SystemView } from "../../system.ts";
+import type { LoadKind } from "../../load/request.ts";
+import { type E820Entry, ramOf, rebootMemmap } from "./e820.ts";
+import { acpiRsdpFor, la57Enabled } from "./firmware.ts";
+import { MAXMEM_4LEVEL } from "./abi.ts";
+import type { Range } from "../../memory/ranges.ts";
+
+/** The machine as an x86_64 load sees it. */
+export interface X86Machine {
+  /** Normal loads: the next kernel's memory map (firmware memmap); empty for crash loads. */
+  memmap: E820Entry[];
+  /** The running kernel's /sys/kernel/boot_params/data, when readable (root). */
+  firmwareBootParams?: Uint8Array;
+  /** The ACPI RSDP for boot_params.acpi_rsdp_addr (0: the next kernel scans the BIOS area). */
+  acpiRsdpAddr: bigint;
+  /** 5-level paging is on (CR4.LA57). */
+  la57: boolean;
+}
+
+/**
+ * Reads the machine for a load of `kind`.
+ * @throws KexecError("unsupported") on an EFI machine whose RSDP cannot be found; KexecError("io") for a malformed
+ *   firmware memmap
+ */
+export function readX86Machine(sys: SystemView, iomem: readonly IomemEntry[], kind: LoadKind): X86Machine {
+  const fw = sys.read("/sys/kernel/boot_params/data");
+  const firmwareBootParams = fw.kind === "ok" ? fw.bytes : undefined;
+  return {
+    memmap: kind === "crash" ? [] : rebootMemmap(sys, iomem),
+    firmwareBootParams,
+    acpiRsdpAddr: acpiRsdpFor(sys, firmwareBootParams),
+    la57: la57Enabled(sys),
+  };
+}
+
+/** RAM a normal load may use: the RAM entries of the next kernel's memory map. */
+export function x86UsableRam(m: X86Machine): Range[] {
+  return ramOf(m.memmap);
+}
+
+/** KEXEC_DESTINATION_MEMORY_LIMIT (MAXMEM - 1): every segment must end below it. */
+export function x86DestinationLimit(_m: X86Machine): bigint {
+  return MAXMEM_4LEVEL - 1n;
+}

@@ -1,0 +1,101 @@
+/**
+ * The loader contract, as the kernel's kexec_file_ops (probe / load) and kexec_add_buffer: a loader recognises
+ * its image kind and, given the image and a {@link LoadContext}, states where each of its buffers may go; the
+ * shared planner (./planner.ts) decides the addresses, places the crash headers, builds the purgatory and its
+ * digest, sets the flags and validates the plan. Types only.
+ *
+ * @module
+ */
+
+import type { Range } from "../memory/ranges.ts";
+import type { IomemEntry } from "../memory/iomem.ts";
+import type { CrashRegions } from "../crash/region.ts";
+import type { SegmentRole } from "./plan.ts";
+import type { LoadKind } from "./request.ts";
+
+/** One buffer a loader wants in memory: its contents and the constraints on its physical address. */
+export interface BufferRequest {
+  role: SegmentRole;
+  /** Words for messages ("kernel", "boot_params"); default: the role. */
+  what?: string;
+  /** The contents, or a function of the chosen address giving them (boot data that points into itself). */
+  bytes: Uint8Array | ((mem: bigint) => Uint8Array);
+  /** Bytes of memory to reserve (at least the contents; rounded up to pages). */
+  memsz: bigint;
+  /** Alignment of the start, a power of two (at least a page is used). */
+  align: bigint;
+  /** Lowest start address. */
+  min: bigint;
+  /** Highest end address, exclusive. */
+  max: bigint;
+  /** Place as high as possible (else as low as possible). */
+  topDown: boolean;
+  /** Try exactly this start first. */
+  prefer?: bigint;
+}
+
+/** What a crash load adds to the context: the reservation and the already placed ELF core header. */
+export interface CrashContext {
+  regions: CrashRegions;
+  iomem: readonly IomemEntry[];
+  /** Where the planner put the elfcorehdr (the capture kernel must not use it as RAM). */
+  elfcorehdr: Range;
+}
+
+/** What a loader gets: the request's inputs, the machine, and the placement call. */
+export interface LoadContext<M = unknown> {
+  kind: LoadKind;
+  /** Name of the kernel file, for messages. */
+  kernelName: string;
+  /** The initial ramdisk (the request's initrds, concatenated), if any. */
+  initrd?: Uint8Array;
+  /** The command line, complete: for crash loads the planner has put `elfcorehdr=` and friends in front. */
+  cmdline: string;
+  /** The architecture's facts about the machine (memory map, firmware data), read through the SystemView. */
+  machine: M;
+  crash?: CrashContext;
+  /** 32 random bytes for the next kernel's RNG seed (fixed in tests). */
+  rngSeed: Uint8Array;
+  /**
+   * Places a buffer and returns its physical address.
+   * @throws KexecError("layout") naming the buffer, the window and the fix, when nothing fits
+   */
+  addBuffer(req: BufferRequest): bigint;
+  /** Adds a remark for the plan's notes (why a choice was made). */
+  note(text: string): void;
+}
+
+/** What a loader hands back: where purgatory enters the kernel, and the boot data it passes (%rsi on x86). */
+export interface LoadedImage {
+  kernelEntry: bigint;
+  bootParams: bigint;
+}
+
+/**
+ * One image kind: `I` is its parsed image, `M` the architecture's machine facts. Methods (not function-typed
+ * fields), so loaders of different image types share one registry.
+ */
+export interface ImageLoader<I = unknown, M = unknown> {
+  /** The name `-t` selects and plans report. */
+  name: string;
+  /** Other names `-t` accepts (kexec-tools' spellings). */
+  aliases: readonly string[];
+  /** Cheap check of the file's magic; never throws. */
+  probe(bytes: Uint8Array): boolean;
+  /**
+   * Every check of the image that needs nothing but its bytes.
+   * @throws KexecError("bad-image") naming the field, its offset and what was expected
+   */
+  parse(bytes: Uint8Array, name: string): I;
+  /**
+   * Places the image's buffers through `ctx` and says where to enter it.
+   * @throws KexecError("bad-image") when the machine rules the image out, KexecError("layout") when it does not fit
+   */
+  load(image: I, ctx: LoadContext<M>): LoadedImage;
+  /**
+   * What kexec_file_load's loader for this kind refuses, checked before the syscall (which frees a loaded crash
+   * kernel first). Absent: the kernel's kexec_file_load has no loader for this kind.
+   * @throws KexecError naming the check
+   */
+  fileLoadCheck?(image: I, cmdline: string, kind: LoadKind): void;
+}

@@ -1,0 +1,212 @@
+/**
+ * A load from start to finish: plan it, check it, and only then call the kernel; say what was done. Every check runs
+ * before the syscall: for crash loads the kernel frees the loaded crash kernel before it looks at the new one, so
+ * a load we could have refused must never reach it. Nothing here prints: the outcome carries the plan, what was
+ * done and the warnings, and the caller (the CLI, the public API, reload) renders them.
+ *
+ * @module
+ */
+
+import { KexecError } from "../errors.ts";
+import { checkReadable, readInputFile } from "../files.ts";
+import { Errno, explainErrno } from "../../ffi/errno.ts";
+import { readIomem } from "../memory/iomem.ts";
+import { requireCrashRegions } from "../crash/region.ts";
+import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
+import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
+import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
+import { readInteger, readText, type SystemView } from "../system.ts";
+import { errnoContext, lockedDown, type RunEnv } from "../runtime.ts";
+import { currentArch } from "../arch/mod.ts";
+import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
+import { pickLoader } from "./loaders.ts";
+import { buildLoadPlan } from "./build.ts";
+import { absoluteRequest, composeCmdline, type LoadRequest } from "./request.ts";
+
+/** The inputs of a kexec_file_load: the kernel lays out the segments itself. */
+export interface FileLoadPlan {
+  /** Path of the kernel image. */
+  kernel: string;
+  /** Path of the initrd, if any. */
+  initrd?: string;
+  /** The command line, as the kernel will get it. */
+  cmdline: string;
+  /** kexec_file_load flags (KEXEC_FILE_ON_CRASH, ...). */
+  flags: bigint;
+}
+
+/** What a load did (or, dry, would do). */
+export interface LoadOutcome {
+  /** The syscall that loaded it (or would have). */
+  syscall: "kexec_load" | "kexec_file_load";
+  /** The kexec_load plan; built whenever kexec_load may be used (default, `-c`, `-a`). */
+  plan?: LoadPlan;
+  /** The kexec_file_load inputs, when that syscall was (or would be) used. */
+  filePlan?: FileLoadPlan;
+  /** True when the kernel took the image; false for a dry run. */
+  loaded: boolean;
+  /** Things the user should know (fallbacks, an unwritable record, hotplug not active). */
+  warnings: string[];
+}
+
+/** How {@link performLoad} runs. */
+export interface LoadOptions {
+  /** Plan and check only; never call the kernel. */
+  dryRun?: boolean;
+  /** Pass kexec-tools' `-d` segment dump to `env.err` before the syscall. */
+  debug?: boolean;
+  /** Runs after every check and before the load (kexec-tools' `-u -l K`; never for crash loads, see below). */
+  unloadFirst?: () => void;
+  /** 32 bytes for SETUP_RNG_SEED; default: fresh random bytes. */
+  rngSeed?: Uint8Array;
+}
+
+/** After a failed crash load, what is loaded now, in words. */
+function crashStateAfterFailure(sys: SystemView): string {
+  const loaded = readInteger(sys, "/sys/kernel/kexec_crash_loaded");
+  return loaded === 1n
+    ? " (the previously loaded crash kernel is still loaded)"
+    : loaded === 0n
+    ? " (no crash kernel is loaded now)"
+    : "";
+}
+
+/**
+ * What kexec_file_load's bzImage loader would refuse, checked before that syscall, which frees a loaded crash kernel
+ * before it parses anything (kernel/kexec_file.c).
+ * @throws KexecError naming the check
+ */
+function fileLoadPreChecks(req: LoadRequest, cmdline: string, env: RunEnv): void {
+  const arch = currentArch();
+  const kernelBytes = readInputFile(req.kernel, "kernel");
+  const loader = pickLoader(arch, kernelBytes, req.type, req.kernel);
+  const image = loader.parse(kernelBytes, req.kernel);
+  if (!loader.fileLoadCheck) {
+    throw new KexecError("unsupported", `kexec_file_load cannot load a ${loader.name} image; use -c (kexec_load)`);
+  }
+  loader.fileLoadCheck(image, cmdline, req.kind);
+  if (req.initrds.length > 1) {
+    throw new KexecError("usage", "kexec_file_load takes one initrd; concatenate them or use -c (kexec_load)");
+  }
+  if (req.initrds[0]) checkReadable(req.initrds[0], "initrd");
+  if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
+}
+
+/**
+ * Loads what `req` names (or, with `dryRun`, only plans it).
+ *
+ * Order, so that nothing reaches the kernel that could have been refused before:
+ *  1. whenever kexec_load may be used (default, -c, -a) the whole plan is built and validated first;
+ *  2. with -s/-a, what the kernel's kexec_file loader checks (image, command line length, files) is checked
+ *     before kexec_file_load;
+ *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
+ *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
+ *     away even when the new load fails;
+ *  4. under lockdown kexec_load is refused here, with the kernel's own reason, without spending one of the
+ *     kexec_load_limit_* attempts.
+ * A successful crash load is recorded (../reload/record.ts) for `status` and `reload`.
+ * @throws KexecError for every refusal; after a failed crash load the message says whether one is still loaded
+ */
+export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {}): LoadOutcome {
+  const crash = req.kind === "crash";
+  const warnings: string[] = [];
+  const mayUseLoad = req.syscall !== "kexec_file_load";
+  const built = mayUseLoad
+    ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)))
+    : undefined;
+  if (built) validatePlan(built.plan, built.limits);
+  const unloadNormal = () => {
+    if (opts.unloadFirst && !crash) opts.unloadFirst();
+  };
+
+  if (req.syscall === "kexec_file_load" || req.syscall === "auto") {
+    const cmdline = composeCmdline(req, env.sys);
+    // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
+    if (!built) fileLoadPreChecks(req, cmdline, env);
+    const filePlan: FileLoadPlan = {
+      kernel: req.kernel,
+      initrd: req.initrds[0],
+      cmdline,
+      flags: crash ? KEXEC_FILE_ON_CRASH : 0n,
+    };
+    if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
+    unloadNormal();
+    try {
+      env.kernel.kexecFileLoad(filePlan.kernel, filePlan.initrd, cmdline, filePlan.flags, errnoContext(env, crash));
+      if (crash) recordCrashLoad(env, req, "kexec_file_load", filePlan.flags, true, warnings);
+      return { syscall: "kexec_file_load", filePlan, loaded: true, warnings };
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno;
+      const fallback = errno === Errno.ENOSYS || errno === Errno.EINVAL || errno === Errno.ENOEXEC ||
+        errno === Errno.EOPNOTSUPP;
+      if (req.syscall === "kexec_file_load" || !fallback || !built) {
+        if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
+        throw e;
+      }
+      warnings.push(`kexec_file_load failed (${(e as Error).message}); fell back to kexec_load`);
+    }
+  }
+
+  const { plan, limits } = built!;
+  if (opts.dryRun) return { syscall: "kexec_load", plan, loaded: false, warnings };
+  unloadNormal();
+  executePlan(plan, limits, env, opts.debug);
+  if (crash) {
+    recordCrashLoad(env, req, "kexec_load", plan.flags, plan.hotplug, warnings);
+    if (plan.hotplug) warnUnlessHotplugActive(env, warnings);
+  }
+  return { syscall: "kexec_load", plan, loaded: true, warnings };
+}
+
+/**
+ * Validates a plan and, only if it passes, hands it to kexec_load. The single door to the syscall for plans.
+ * @throws KexecError("invalid-plan") or KexecError("permission") (lockdown) before any syscall; KernelCallError
+ *   (with what is loaded now, for crash plans) when the kernel refuses
+ */
+export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, debug = false): void {
+  validatePlan(plan, limits);
+  const crash = plan.kind === "crash";
+  const ctx = errnoContext(env, crash);
+  const state = () => (crash ? crashStateAfterFailure(env.sys) : "");
+  if (lockedDown(ctx)) {
+    throw new KexecError("permission", explainErrno("kexec_load", Errno.EPERM, ctx) + state());
+  }
+  try {
+    env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, debug ? (t) => env.err(t) : undefined);
+  } catch (e) {
+    if (e instanceof KexecError) throw new KexecError(e.code, e.message + state());
+    throw e;
+  }
+}
+
+function recordCrashLoad(
+  env: RunEnv,
+  req: LoadRequest,
+  syscall: "kexec_load" | "kexec_file_load",
+  flags: bigint,
+  hotplug: boolean,
+  warnings: string[],
+): void {
+  const warning = writeCrashRecord({
+    version: 2,
+    request: absoluteRequest(req),
+    syscall,
+    flags: Number(flags),
+    hotplug,
+    bootId: readText(env.sys, "/proc/sys/kernel/random/boot_id")?.trim() ?? "",
+    loadedAt: new Date().toISOString(),
+  }, crashRecordPath());
+  if (warning) warnings.push(`${warning}; kexec-ts reload will not be able to repeat this load`);
+}
+
+/** After a hotplug-capable load, the kernel should report crash_hotplug = 1; say so if it does not. */
+function warnUnlessHotplugActive(env: RunEnv, warnings: string[]): void {
+  const mem = readFlag(env.sys, CRASH_HOTPLUG_NODES.memory);
+  const flag = mem === "absent" || mem === "denied" ? readFlag(env.sys, CRASH_HOTPLUG_NODES.cpu) : mem;
+  if (flag !== 1) {
+    warnings.push(
+      `loaded with KEXEC_UPDATE_ELFCOREHDR but crash_hotplug reads ${flag}; the kernel will not ` +
+        "update the elfcorehdr on hotplug (check kexec-ts status; a concurrent kexec operation can cause this)",
+    );
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The LoadRequest: the plain value a load is made from. The CLI builds it from argv, scripts build it through the
+ * public API ({@link loadRequest}), and the crash-load record stores it as JSON so that `kexec-ts reload` can repeat
+ * the load ({@link requestToJson}, {@link requestFromJson}).
+ *
+ * @module
+ */
+
+import { fail } from "../errors.ts";
+import { readText, type SystemView } from "../system.ts";
+
+/** Which syscall loads the image: kexec_load (the default), kexec_file_load, or file first with fallback (`-a`). */
+export type SyscallChoice = "kexec_load" | "kexec_file_load" | "auto";
+
+/** Crash hotplug policy for crash loads: on when the kernel supports it (`auto`), required, or off. */
+export type HotplugChoice = "auto" | "require" | "off";
+
+/** What kind of image a load installs: one for `kexec -e` (reboot) or a crash (kdump) kernel. */
+export type LoadKind = "reboot" | "crash";
+
+/** Everything that shapes a load. Paths are as given (the record stores them absolute). */
+export interface LoadRequest {
+  /** `reboot` (kexec -l) or `crash` (kexec -p). */
+  kind: LoadKind;
+  /** Path of the kernel image. */
+  kernel: string;
+  /** Initial ramdisks, concatenated in this order (the CLI's `--initrd` gives at most one, the last). */
+  initrds: readonly string[];
+  /** `--append` / `--command-line`: the command line, after `--reuse-cmdline`'s part. */
+  append?: string;
+  /** Start from `/proc/cmdline` without `BOOT_IMAGE=` (and, for crash loads, without `crashkernel=`). */
+  reuseCmdline: boolean;
+  /** `-t`: the loader by name; undefined = probe. */
+  type?: string;
+  /** Which syscall loads it (`-c`, `-s`, `-a`). */
+  syscall: SyscallChoice;
+  /** Crash loads only. */
+  hotplug: HotplugChoice;
+  /** Lowest physical address (bytes) a segment may use (`--mem-min`). */
+  memMin?: bigint;
+  /** Highest physical address (bytes, inclusive) a segment may use (`--mem-max`). */
+  memMax?: bigint;
+  /** `-i`: purgatory skips its SHA-256 check. */
+  noChecks: boolean;
+  /** I/O port purgatory reports its check on (`--console-serial`, `--serial=`); 0 = silent. */
+  serialPort: number;
+}
+
+/** The fields a caller must give; everything else has the CLI's defaults. */
+export type LoadRequestInit = Partial<LoadRequest> & { kernel: string };
+
+/**
+ * A complete request from the fields given: kind `reboot`, no initrd, kexec_load, hotplug `auto`, checks on.
+ *
+ * @example Fill in the defaults for a crash kernel
+ * ```ts
+ * import { loadRequest } from "./request.ts";
+ *
+ * const req = loadRequest({ kind: "crash", kernel: "/boot/vmlinuz", append: "irqpoll nr_cpus=1" });
+ * if (req.hotplug !== "auto" || req.syscall !== "kexec_load" || req.initrds.length !== 0) {
+ *   throw new Error("unexpected defaults");
+ * }
+ * ```
+ */
+export function loadRequest(init: LoadRequestInit): LoadRequest {
+  return {
+    kind: "reboot",
+    initrds: [],
+    reuseCmdline: false,
+    syscall: "kexec_load",
+    hotplug: "auto",
+    noChecks: false,
+    serialPort: 0,
+    ...init,
+  };
+}
+
+/**
+ * Splits a kernel command line into parameters, keeping double-quoted values together.
+ *
+ * @example
+ * ```ts
+ * import { splitCmdline } from "./request.ts";
+ *
+ * const words = splitCmdline('root=/dev/vda1 dyndbg="file x.c +p" quiet');
+ * if (words.length !== 3 || words[1] !== 'dyndbg="file x.c +p"') throw new Error(words.join("|"));
+ * ```
+ */
+export function splitCmdline(cmdline: string): string[] {
+  return cmdline.match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
+}
+
+/**
+ * The command line for the new kernel: `--reuse-cmdline` starts from /proc/cmdline without `BOOT_IMAGE=` (and,
+ * for crash kernels, without `crashkernel=`), then `--append` follows, as kexec-tools concatenates them.
+ * @throws KexecError("io") when `/proc/cmdline` is needed and unreadable
+ */
+export function composeCmdline(req: LoadRequest, sys: SystemView): string {
+  const parts: string[] = [];
+  if (req.reuseCmdline) {
+    const current = readText(sys, "/proc/cmdline");
+    if (current === undefined) fail("io", "--reuse-cmdline: cannot read /proc/cmdline");
+    parts.push(
+      ...splitCmdline(current).filter((p) =>
+        !p.startsWith("BOOT_IMAGE=") && !(req.kind === "crash" && p.startsWith("crashkernel="))
+      ),
+    );
+  }
+  if (req.append) parts.push(req.append.trim());
+  return parts.join(" ");
+}
+
+/**
+ * Whether hotplug support goes into a crash load, given `/sys/kernel/crash_elfcorehdr_size` (undefined when the
+ * kernel lacks CONFIG_CRASH_HOTPLUG).
+ * @throws KexecError("unsupported") when hotplug is required and the kernel cannot do it
+ */
+export function decideHotplug(req: LoadRequest, sysfsBytes: bigint | undefined): boolean {
+  if (req.kind !== "crash" || req.hotplug === "off") return false;
+  if (sysfsBytes !== undefined) return true;
+  if (req.hotplug === "require") {
+    fail(
+      "unsupported",
+      "--hotplug needs a kernel built with CONFIG_CRASH_HOTPLUG (no /sys/kernel/crash_elfcorehdr_size); " +
+        "drop --hotplug to load without it (hot-plug events will then need kexec-ts reload)",
+    );
+  }
+  return false;
+}
+
+/** A request with every path absolute (relative ones resolved against `cwd`), for the record. */
+export function absoluteRequest(req: LoadRequest, cwd = Deno.cwd()): LoadRequest {
+  const abs = (p: string) => (p.startsWith("/") ? p : `${cwd.replace(/\/+$/, "")}/${p}`);
+  return { ...req, kernel: abs(req.kernel), initrds: req.initrds.map(abs) };
+}
+
+/** A request as JSON-ready data: bigints as `0x` strings, absent fields left out. */
+export function requestToJson(req: LoadRequest): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req)) {
+    if (v === undefined) continue;
+    out[k] = typeof v === "bigint" ? "0x" + v.toString(16) : Array.isArray(v) ? [...v] : v;
+  }
+  return out;
+}
+
+/**
+ * A request from {@link requestToJson}'s data, every field checked.
+ * @param where names the source in messages (`/run/kexec-ts/crash-load.json`)
+ * @throws KexecError("io") naming the first bad field
+ */
+export function requestFromJson(value: unknown, where: string): LoadRequest {
+  const bad = (field: string, want: string): never =>
+    fail("io", `${where}: field "${field}" is not ${want}; load again with kexec-ts -p`);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) bad("request", "an object");
+  const o = value as Record<string, unknown>;
+  const str = (k: string, optional = false): string | undefined => {
+    const v = o[k];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== "string") bad(k, "a string");
+    return v as string;
+  };
+  const oneOf = <T extends string>(k: string, allowed: readonly T[]): T => {
+    const v = o[k];
+    if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) bad(k, `one of ${allowed.join(", ")}`);
+    return v as T;
+  };
+  const bool = (k: string): boolean => {
+    if (typeof o[k] !== "boolean") bad(k, "true or false");
+    return o[k] as boolean;
+  };
+  const addr = (k: string): bigint | undefined => {
+    const v = o[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || !/^0x[0-9a-f]{1,16}$/i.test(v)) bad(k, "a 0x hex address");
+    return BigInt(v as string);
+  };
+  const initrds = o.initrds;
+  if (!Array.isArray(initrds) || !initrds.every((p) => typeof p === "string")) bad("initrds", "a list of paths");
+  const port = o.serialPort;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 0xffff) {
+    bad("serialPort", "an I/O port number (0-65535)");
+  }
+  const req = loadRequest({
+    kind: oneOf("kind", ["reboot", "crash"] as const),
+    kernel: str("kernel")!,
+    initrds: initrds as string[],
+    append: str("append", true),
+    reuseCmdline: bool("reuseCmdline"),
+    type: str("type", true),
+    syscall: oneOf("syscall", ["kexec_load", "kexec_file_load", "auto"] as const),
+    hotplug: oneOf("hotplug", ["auto", "require", "off"] as const),
+    memMin: addr("memMin"),
+    memMax: addr("memMax"),
+    noChecks: bool("noChecks"),
+    serialPort: port as number,
+  });
+  for (const p of [req.kernel, ...req.initrds]) {
+    if (!p.startsWith("/") || p.includes("\0")) {
+      bad(p === req.kernel ? "kernel" : "initrds", p === req.kernel ? "an absolute path" : "a list of absolute paths");
+    }
+  }
+  for (const k of Object.keys(req) as (keyof LoadRequest)[]) if (req[k] === undefined) delete req[k];
+  return req;
+}

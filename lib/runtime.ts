@@ -1,0 +1,134 @@
+/**
+ * The ports a run goes through, below the CLI: {@link KernelOps} (the kernel calls), {@link RunEnv} (the machine,
+ * the kernel, where messages go, shutdown), the facts errno explanations need, the dry-run kernel that refuses
+ * every call, and the real implementations. The CLI, the load path, reload and the public API all import this
+ * module; it imports neither of them.
+ *
+ * @module
+ */
+
+import { KexecError } from "./errors.ts";
+import { fsSystemView, readInteger, readLockdown, type SystemView } from "./system.ts";
+import type { ErrnoContext } from "../ffi/errno.ts";
+import { kexecFileLoad, kexecLoad, rebootIntoKexec, type SyscallSegment } from "../ffi/kexec.ts";
+import { syncFilesystems } from "../ffi/libc.ts";
+
+export type { ErrnoContext, SyscallSegment };
+
+/** The kernel calls a run may make. Each throws a KexecError (a KernelCallError carrying errno) on failure. */
+export interface KernelOps {
+  /** kexec_load(entry, segments, flags); no segments = unload. `trace` gets kexec-tools' `-d` dump first. */
+  kexecLoad(
+    entry: bigint,
+    segments: readonly SyscallSegment[],
+    flags: bigint,
+    ctx: ErrnoContext,
+    trace?: (text: string) => void,
+  ): void;
+  /** kexec_file_load on the files (undefined kernel with KEXEC_FILE_UNLOAD unloads). */
+  kexecFileLoad(
+    kernel: string | undefined,
+    initrd: string | undefined,
+    cmdline: string,
+    flags: bigint,
+    ctx: ErrnoContext,
+  ): void;
+  /** reboot(LINUX_REBOOT_CMD_KEXEC): returns only by throwing. */
+  rebootIntoKexec(ctx: ErrnoContext): never;
+  sync(): void;
+}
+
+/** Where a run reads the machine, calls the kernel and writes its messages. */
+export interface RunEnv {
+  sys: SystemView;
+  kernel: KernelOps;
+  /** Standard output (renderings the user asked for). */
+  out: (text: string) => void;
+  /** Diagnostics (warnings, progress of `reload`, `-d` dumps); a line at a time. */
+  err: (text: string) => void;
+  /** Runs `shutdown -r now` (kexec-tools' behaviour with no mode option). */
+  shutdown: () => void;
+  /** Effective uid (errno explanations). */
+  uid: number;
+}
+
+/** The facts errno explanations need, read through the SystemView. */
+export function errnoContext(env: Pick<RunEnv, "sys" | "uid">, crash: boolean): ErrnoContext {
+  return {
+    uid: env.uid,
+    crash,
+    lockdown: readLockdown(env.sys),
+    kexecLoadDisabled: readInteger(env.sys, "/proc/sys/kernel/kexec_load_disabled") === 1n,
+    loadLimit: readInteger(env.sys, `/proc/sys/kernel/kexec_load_limit_${crash ? "panic" : "reboot"}`),
+  };
+}
+
+/** Whether lockdown forbids kexec_load (integrity or confidentiality). */
+export function lockedDown(ctx: ErrnoContext): boolean {
+  return ctx.lockdown === "integrity" || ctx.lockdown === "confidentiality";
+}
+
+function dryRunReachedKernel(): never {
+  throw new KexecError("usage", "--dry-run reached a kernel call; nothing was done (please report this)");
+}
+
+/** The kernel under --dry-run (and so under --system-root): every call is refused. */
+export const DRY_RUN_KERNEL: KernelOps = {
+  kexecLoad: dryRunReachedKernel,
+  kexecFileLoad: dryRunReachedKernel,
+  rebootIntoKexec: dryRunReachedKernel,
+  sync: dryRunReachedKernel,
+};
+
+/** The kernel calls, through ffi/. */
+export const REAL_KERNEL: KernelOps = { kexecLoad, kexecFileLoad, rebootIntoKexec, sync: syncFilesystems };
+
+/**
+ * kexec-tools' "no mode" ending: run `shutdown -r now` from /sbin, /etc or /bin, in that order.
+ * @throws KexecError("io") when none runs; the kernel stays loaded
+ */
+export function runShutdown(): void {
+  for (const cmd of ["/sbin/shutdown", "/etc/shutdown", "/bin/shutdown"]) {
+    try {
+      const r = new Deno.Command(cmd, { args: ["-r", "now"] }).outputSync();
+      if (r.success) return;
+      throw new KexecError(
+        "io",
+        `the kernel is loaded, but "${cmd} -r now" failed (exit ${r.code}); run kexec-ts -e to boot it`,
+      );
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  throw new KexecError(
+    "io",
+    "the kernel is loaded, but there is no shutdown command to run; run kexec-ts -e to boot it",
+  );
+}
+
+/** How a real environment is made. */
+export interface RealEnvOptions {
+  /** Read /proc and /sys under this directory (a saved snapshot); the kernel is then never called. */
+  systemRoot?: string;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+/**
+ * The environment of a real run against this machine, or against a saved snapshot (`systemRoot`, whose plans must
+ * never reach the running kernel: its kernel ops are {@link DRY_RUN_KERNEL}).
+ */
+export function realEnv(opts: RealEnvOptions = {}): RunEnv {
+  const snapshot = opts.systemRoot !== undefined && opts.systemRoot !== "/";
+  return {
+    sys: fsSystemView(opts.systemRoot ?? "/"),
+    kernel: snapshot ? DRY_RUN_KERNEL : REAL_KERNEL,
+    out: opts.out ?? (() => {}),
+    err: opts.err ?? (() => {}),
+    shutdown: runShutdown,
+    // Read when an errno needs explaining, so that plans and status run without --allow-sys.
+    get uid() {
+      return Deno.uid() ?? 0;
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Golden plans: the complete kexec_load plan (addresses, sizes, every segment's SHA-256, the digest) for the two
+ * saved machines, normal and crash loads, through the planner with a fixed RNG seed. Any change to what kexec-ts
+ * would hand the kernel shows up here; regenerate with UPDATE_GOLDEN=1 only when the change is meant.
+ */
+
+import { buildLoadPlan } from "../../../lib/load/build.ts";
+import { type LoadRequest, loadRequest } from "../../../lib/load/request.ts";
+import { fsSystemView } from "../../../lib/system.ts";
+import { machineDir } from "../test_helpers.ts";
+import { assertGolden, planGoldenText, syntheticBzImage, syntheticInitrd } from "./golden_fixtures.ts";
+
+const SEED = new Uint8Array(32).fill(0xa5);
+const tmp = Deno.makeTempDirSync({ prefix: "kexec-ts-golden-" });
+const KERNEL = `${tmp}/bzImage`;
+const INITRD = `${tmp}/initrd.img`;
+Deno.writeFileSync(KERNEL, syntheticBzImage());
+Deno.writeFileSync(INITRD, syntheticInitrd());
+globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
+
+function request(over: Partial<LoadRequest> = {}): LoadRequest {
+  return loadRequest({ kernel: KERNEL, initrds: [INITRD], append: "console=ttyS0 root=/dev/vda", ...over });
+}
+
+type Machine = "qemu-q35-2g-crash256m" | "qemu-q35-2g-nocrash";
+const cases: { name: string; machine: Machine; req: LoadRequest }[] = [
+  { name: "nocrash-load.json", machine: "qemu-q35-2g-nocrash", req: request() },
+  { name: "crash256m-load.json", machine: "qemu-q35-2g-crash256m", req: request() },
+  { name: "crash256m-panic.json", machine: "qemu-q35-2g-crash256m", req: request({ kind: "crash" }) },
+  {
+    name: "crash256m-panic-nohotplug.json",
+    machine: "qemu-q35-2g-crash256m",
+    req: request({ kind: "crash", hotplug: "off", initrds: [], reuseCmdline: true }),
+  },
+  {
+    name: "nocrash-load-options.json",
+    machine: "qemu-q35-2g-nocrash",
+    req: request({ memMin: 0x2000000n, memMax: 0x3fffffffn, noChecks: true, serialPort: 0x3f8 }),
+  },
+];
+
+for (const c of cases) {
+  Deno.test(`golden plan ${c.name}`, () => {
+    const { plan } = buildLoadPlan(c.req, fsSystemView(machineDir(c.machine)), SEED);
+    const text = planGoldenText(plan).replaceAll(tmp, "<tmp>");
+    assertGolden(c.name, text);
+  });
+}
