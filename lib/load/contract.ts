@@ -32,6 +32,8 @@ export interface BufferRequest {
   topDown: boolean;
   /** Try exactly this start first. */
   prefer?: bigint;
+  /** Why the window is what it is, for the message when nothing fits in it ("below 4 GiB: no XLF_..."). */
+  why?: string;
 }
 
 /** What a crash load adds to the context: the reservation and the already placed ELF core header. */

@@ -100,17 +100,49 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
   const loaderNotes: string[] = [];
   const planNotes: string[] = [];
 
-  /** Reserves memory for `req` inside the bounds; the segment's memsz is the request's, page-aligned. */
-  const reserve = (req: Omit<BufferRequest, "bytes">): bigint =>
-    place(free, {
-      what: req.what ?? req.role,
+  /**
+   * Reserves memory for `req` inside the bounds; the segment's memsz is the request's, page-aligned. A window that
+   * cannot hold the buffer even in empty memory is named as the cause (not "reserve more memory").
+   */
+  const reserve = (req: Omit<BufferRequest, "bytes">): bigint => {
+    const what = req.what ?? req.role;
+    const min = req.min > bounds.start ? req.min : bounds.start;
+    const max = req.max < bounds.end ? req.max : bounds.end;
+    const size = alignUp(req.memsz, PAGE_SIZE);
+    const fits = allowed.some((r) => {
+      const lo = alignUp(r.start > min ? r.start : min, req.align > PAGE_SIZE ? req.align : PAGE_SIZE);
+      const hi = r.end < max ? r.end : max;
+      return hi > lo && hi - lo >= size;
+    });
+    if (!fits) {
+      const window = `[${hex(req.min)}, ${req.max >= NO_LIMIT ? "the top of memory" : hex(req.max)})`;
+      const where = crash
+        ? `the crash region ${hex(bounds.start)}-${hex(bounds.end - 1n)}${
+          input.memMin !== undefined || input.memMax !== undefined ? " inside --mem-min/--mem-max" : ""
+        }`
+        : input.memMin !== undefined || input.memMax !== undefined
+        ? "usable RAM inside --mem-min/--mem-max"
+        : "usable RAM";
+      fail(
+        "layout",
+        `no room for the ${what} (${hex(size)} bytes) in ${window}${req.why ? ` (${req.why})` : ""}: ${where} ` +
+          `does not reach into that window; ${
+            crash
+              ? "reserve the crash region inside it (crashkernel=SIZE@OFFSET, or without ,high)"
+              : "widen --mem-min/--mem-max"
+          }`,
+      );
+    }
+    return place(free, {
+      what,
       memsz: req.memsz,
       align: req.align,
-      min: req.min > bounds.start ? req.min : bounds.start,
-      max: req.max < bounds.end ? req.max : bounds.end,
+      min,
+      max,
       topDown: req.topDown,
       prefer: req.prefer,
     }, hint);
+  };
   const addBuffer = (req: BufferRequest): bigint => {
     const mem = reserve(req);
     const buf = typeof req.bytes === "function" ? req.bytes(mem) : req.bytes;

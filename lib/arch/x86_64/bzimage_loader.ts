@@ -63,19 +63,26 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
   require5LevelSupport(ctx.machine.la57, image.supports5Level, ctx.kernelName);
   const crash = ctx.kind === "crash";
 
+  // Never below pref_address (as the kernel's bzImage64_load since 6.6): the decompressor moves itself up to
+  // LOAD_PHYSICAL_ADDR and uses init_size from there, outside a segment placed lower, which in a crash region would
+  // let a panic overwrite first-kernel memory.
+  const min = image.prefAddress > MiB ? image.prefAddress : MiB;
   const kernelReq: BufferRequest = {
     role: "kernel",
     bytes: image.kernel,
     memsz: image.memsz,
     align: image.alignment,
-    min: MiB,
+    min,
     max: image.above4G ? NO_LIMIT : FOUR_GiB,
     topDown: false,
     prefer: image.prefAddress,
+    why: `at or above pref_address ${hex(min)}, where its decompressor runs` +
+      (image.above4G ? "" : "; below 4 GiB: the kernel lacks XLF_CAN_BE_LOADED_ABOVE_4G"),
   };
   if (!image.relocatable) {
     kernelReq.min = image.prefAddress;
     kernelReq.max = image.prefAddress + image.memsz;
+    kernelReq.why = "exactly at pref_address: the kernel is not relocatable";
     ctx.note(`non-relocatable kernel: loaded at its pref_address ${hex(image.prefAddress)}`);
   }
   const kernelAddr = ctx.addBuffer(kernelReq);
@@ -90,6 +97,7 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
       min: MiB,
       max: crash && image.above4G ? NO_LIMIT : image.initrdAddrMax + 1n,
       topDown: true,
+      why: crash && image.above4G ? undefined : `below initrd_addr_max ${hex(image.initrdAddrMax)}`,
     };
     try {
       initrdAddr = ctx.addBuffer(req);

@@ -10,7 +10,7 @@ import type { SystemView } from "../../system.ts";
 import type { LoadKind } from "../../load/request.ts";
 import { type E820Entry, ramOf, rebootMemmap } from "./e820.ts";
 import { acpiRsdpFor, la57Enabled } from "./firmware.ts";
-import { MAXMEM_4LEVEL } from "./abi.ts";
+import { MAXMEM_4LEVEL, MAXMEM_5LEVEL } from "./abi.ts";
 import type { Range } from "../../memory/ranges.ts";
 
 /** The machine as an x86_64 load sees it. */
@@ -46,7 +46,7 @@ export function x86UsableRam(m: X86Machine): Range[] {
   return ramOf(m.memmap);
 }
 
-/** KEXEC_DESTINATION_MEMORY_LIMIT (MAXMEM - 1): every segment must end below it. */
-export function x86DestinationLimit(_m: X86Machine): bigint {
-  return MAXMEM_4LEVEL - 1n;
+/** KEXEC_DESTINATION_MEMORY_LIMIT (MAXMEM - 1) for the paging mode in use: every segment must end below it. */
+export function x86DestinationLimit(m: X86Machine): bigint {
+  return (m.la57 ? MAXMEM_5LEVEL : MAXMEM_4LEVEL) - 1n;
 }

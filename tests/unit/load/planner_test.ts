@@ -15,7 +15,8 @@ import { bzImageLoader } from "../../../lib/arch/x86_64/bzimage_loader.ts";
 import { readIomem } from "../../../lib/memory/iomem.ts";
 import { requireCrashRegions } from "../../../lib/crash/region.ts";
 import { readCoreInputs } from "../../../lib/crash/elfcorehdr.ts";
-import { fsSystemView } from "../../../lib/system.ts";
+import { fsSystemView, recordSystemView, type SystemView } from "../../../lib/system.ts";
+import { syntheticBzImage } from "./golden_fixtures.ts";
 import { le, machineDir, requireVmlinuz, throwsKexec, VMLINUZ_PATH } from "../test_helpers.ts";
 
 const SEED = new Uint8Array(32).fill(0x5a);
@@ -269,4 +270,60 @@ Deno.test("captureParams: elfcorehdr= first; memhp_default_state=offline unless 
   assert.equal(captureParams(0x1000n, "quiet memhp_default_state=online"), "elfcorehdr=0x1000");
   // A parameter that merely ends in the same text is not the user's choice.
   assert.equal(captureParams(0x1000n, "xmemhp_default_state=1"), "elfcorehdr=0x1000 memhp_default_state=offline");
+});
+
+/** The crash fixture with its "Crash kernel" line moved to `range` (inclusive hex, as /proc/iomem prints it). */
+function movedCrashRegion(range: string, size: bigint, extraRam = ""): SystemView {
+  const dir = machineDir("qemu-q35-2g-crash256m");
+  const iomem = Deno.readTextFileSync(`${dir}/proc/iomem`).replace(
+    "68000000-77ffffff : Crash kernel",
+    `${range} : Crash kernel`,
+  )
+    .replace("100000000-8ffffffff : PCI Bus 0000:00\n", extraRam);
+  return overlayView(CRASH, { "/proc/iomem": iomem, "/sys/kernel/kexec_crash_size": `${size}\n` });
+}
+
+function overlayView(base: SystemView, files: Record<string, string>): SystemView {
+  const top = recordSystemView(files);
+  return { origin: base.origin, read: (p, m) => (p in files ? top.read(p, m) : base.read(p, m)), list: base.list };
+}
+
+Deno.test("placement as bzImage64_load: a relocatable kernel never goes below pref_address, even in the crash region", () => {
+  const kernel = `${tmp}/synthetic-bzImage`;
+  Deno.writeFileSync(kernel, syntheticBzImage());
+  // A crash region starting at 8 MiB: the kernel goes to pref_address (16 MiB), not to the region's start.
+  const low = movedCrashRegion("00800000-107fffff", 0x10000000n);
+  const { plan } = buildLoadPlan(loadRequest({ kind: "crash", kernel }), low, SEED);
+  assert.equal(byRole(plan, "kernel").mem, 0x1000000n);
+  // A region wholly below pref_address: refused, naming the window and why, not "reserve more memory".
+  const below = movedCrashRegion("00800000-00ffffff", 0x800000n);
+  throwsKexec(
+    () => buildLoadPlan(loadRequest({ kind: "crash", kernel }), below, SEED),
+    "layout",
+    /^no room for the kernel \(0x1800000 bytes\) in \[0x1000000, the top of memory\) \(at or above pref_address 0x1000000, where its decompressor runs\): the crash region 0x800000-0xffffff does not reach into that window; reserve the crash region inside it/,
+  );
+});
+
+Deno.test("placement: a crash region above 4 GiB with a kernel that cannot go there names that cause", () => {
+  const kernel = `${tmp}/synthetic-below4g`;
+  Deno.writeFileSync(kernel, syntheticBzImage({ xloadflags: 0x01 })); // XLF_KERNEL_64 only
+  const high = movedCrashRegion(
+    "100000000-10fffffff",
+    0x10000000n,
+    "100000000-17fffffff : System RAM\n  100000000-10fffffff : Crash kernel\n",
+  );
+  throwsKexec(
+    () => buildLoadPlan(loadRequest({ kind: "crash", kernel }), high, SEED),
+    "layout",
+    /in \[0x1000000, 0x100000000\) \(.*below 4 GiB: the kernel lacks XLF_CAN_BE_LOADED_ABOVE_4G\): the crash region 0x100000000-0x10fffffff does not reach into that window/,
+  );
+});
+
+Deno.test("the destination limit follows the paging mode: MAXMEM - 1 for 4-level, the 5-level MAXMEM - 1 with la57", () => {
+  const kernel = `${tmp}/synthetic-bzImage`;
+  Deno.writeFileSync(kernel, syntheticBzImage());
+  const four = buildLoadPlan(loadRequest({ kernel }), NOCRASH, SEED).limits.maxAddress;
+  assert.equal(four, (1n << 46n) - 1n);
+  const la57 = overlayView(NOCRASH, { "/proc/cpuinfo": "processor\t: 0\nflags\t\t: fpu pae la57\n" });
+  assert.equal(buildLoadPlan(loadRequest({ kernel }), la57, SEED).limits.maxAddress, (1n << 52n) - 1n);
 });
