@@ -14,7 +14,8 @@
 
 import { fail } from "../errors.ts";
 import { type HotplugChoice, type LoadRequest, loadRequest, type SyscallChoice } from "../load/request.ts";
-import { type OptionSpec, tokenize } from "./grammar.ts";
+import { tokenize } from "./grammar.ts";
+import { OPTIONS, SUBCOMMANDS } from "./options.ts";
 
 /** What the invocation asks for. */
 export type Action =
@@ -47,71 +48,7 @@ export interface Invocation {
   warnings: string[];
 }
 
-/** kexec-tools' generic, x86_64 and bzImage64 options, and ours. `later` marks options accepted but not implemented. */
-const SPECS: readonly (OptionSpec & { later?: string })[] = [
-  { name: "help", long: ["help"], short: "h", arg: "none" },
-  { name: "help", long: [], short: "?", arg: "none" },
-  { name: "version", long: ["version"], short: "v", arg: "none" },
-  { name: "force", long: ["force"], short: "f", arg: "none" },
-  { name: "no-checks", long: ["no-checks"], short: "i", arg: "none" },
-  { name: "no-ifdown", long: ["no-ifdown"], short: "x", arg: "none" },
-  { name: "no-sync", long: ["no-sync"], short: "y", arg: "none" },
-  { name: "load", long: ["load"], short: "l", arg: "none" },
-  { name: "unload", long: ["unload"], short: "u", arg: "none" },
-  { name: "exec", long: ["exec"], short: "e", arg: "none" },
-  { name: "type", long: ["type"], short: "t", arg: "required" },
-  { name: "load-panic", long: ["load-panic"], short: "p", arg: "none" },
-  { name: "kexec-file-syscall", long: ["kexec-file-syscall"], short: "s", arg: "none" },
-  { name: "kexec-syscall", long: ["kexec-syscall"], short: "c", arg: "none" },
-  { name: "kexec-syscall-auto", long: ["kexec-syscall-auto"], short: "a", arg: "none" },
-  { name: "status", long: ["status"], short: "S", arg: "none" },
-  { name: "debug", long: ["debug"], short: "d", arg: "none" },
-  { name: "mem-min", long: ["mem-min"], arg: "required" },
-  { name: "mem-max", long: ["mem-max"], arg: "required" },
-  { name: "hotplug", long: ["hotplug"], arg: "none" },
-  { name: "print-ckr-size", long: ["print-ckr-size"], arg: "none" },
-  // bzImage64 loader
-  { name: "append", long: ["append", "command-line"], arg: "required" },
-  { name: "reuse-cmdline", long: ["reuse-cmdline"], arg: "none" },
-  { name: "initrd", long: ["initrd", "ramdisk"], arg: "required" },
-  // x86_64 architecture options
-  { name: "console-serial", long: ["console-serial"], arg: "none" },
-  { name: "serial", long: ["serial"], arg: "required" },
-  { name: "serial-baud", long: ["serial-baud"], arg: "required" },
-  { name: "elf64-core-headers", long: ["elf64-core-headers"], arg: "none" },
-  { name: "noefi", long: ["noefi"], arg: "none" },
-  // kexec-ts additions
-  { name: "no-hotplug", long: ["no-hotplug"], arg: "none" },
-  { name: "dry-run", long: ["dry-run"], arg: "none" },
-  { name: "json", long: ["json"], arg: "none" },
-  { name: "system-root", long: ["system-root"], arg: "required" },
-  { name: "install", long: ["install"], arg: "optional" },
-  // accepted for compatibility, not implemented
-  ...[
-    ["entry", "required"],
-    ["reuseinitrd", "none"],
-    ["load-preserve-context", "none"],
-    ["load-jump-back-helper", "none"],
-    ["exec-live-update", "none"],
-    ["load-live-update", "none"],
-    ["real-mode", "none"],
-    ["entry-32bit", "none"],
-    ["reset-vga", "none"],
-    ["console-vga", "none"],
-    ["pass-memmap-cmdline", "none"],
-    ["reuse-video-type", "none"],
-    ["elf32-core-headers", "none"],
-    ["args-linux", "none"],
-    ["args-elf", "none"],
-    ["args-none", "none"],
-    ["no-cma", "none"],
-    ["force-dtb", "none"],
-    ["dtb", "required"],
-  ].map(([l, arg]) => ({ name: l, long: [l], arg: arg as "none" | "required", later: l })),
-];
-
-/** Subcommands, recognised as the first argument only. */
-const SUBCOMMANDS = ["status", "plan", "udev-rules", "reload", "help", "version"] as const;
+const SUBCOMMAND_NAMES: readonly string[] = SUBCOMMANDS.map((c) => c.name);
 
 /** Parses a size or address the way kexec-tools does (strtoull base 0): `0x100000`, `1048576`, `04000000`. */
 export function parseAddress(text: string, what: string): bigint {
@@ -140,9 +77,9 @@ function parseSerial(text: string): number {
  * @throws KexecError("usage") for grammar errors; KexecError("not-implemented") for options a later version adds
  */
 export function parseInvocation(argv: readonly string[]): Invocation {
-  const sub = (SUBCOMMANDS as readonly string[]).includes(argv[0] ?? "") ? argv[0] : undefined;
+  const sub = SUBCOMMAND_NAMES.includes(argv[0] ?? "") ? argv[0] : undefined;
   const rest = sub ? argv.slice(1) : argv;
-  const { options, operands } = tokenize(rest, SPECS);
+  const { options, operands } = tokenize(rest, OPTIONS);
 
   // kexec-tools' mode state machine (kexec/kexec.c main()), applied in order.
   let doLoad = true, doExec = false, doShutdown = true, doSync = true, doUnload = false, doStatus = false;
@@ -166,8 +103,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   };
 
   for (const o of options) {
-    const spec = SPECS.find((s) => s.name === o.name);
-    if (spec?.later) {
+    const spec = OPTIONS.find((s) => s.name === o.name);
+    if (spec?.notImplemented) {
       fail("not-implemented", `not implemented yet: ${o.spelled} (kexec-ts does not support it; use kexec-tools)`);
     }
     switch (o.name) {
