@@ -82,7 +82,7 @@ function env(opts: MachineOptions = {}, log?: (line: string) => void): RunEnv {
  * import { loadRequest, plan } from "./mod.ts";
  *
  * const p = plan(
- *   loadRequest({ kind: "crash", kernel: ".cache/kernel/vmlinuz", append: "irqpoll nr_cpus=1" }),
+ *   loadRequest({ kind: "crash", kernel: ".cache/kernels/6.12/vmlinuz", append: "irqpoll nr_cpus=1" }),
  *   { systemRoot: "tests/fixtures/machines/qemu-q35-2g-crash256m", rngSeed: new Uint8Array(32) },
  * );
  * const hdr = p.segments.find((s) => s.role === "elfcorehdr")!;

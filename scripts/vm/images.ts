@@ -8,18 +8,18 @@
  *  - optionally a stage-2 initrd padded with 64 MiB of random data (the large-initrd tests).
  *
  * Archives are uncompressed newc cpio (the kernel unpacks them faster under TCG than gzip) and cached under
- * .cache/vm/ by a hash of their contents.
+ * .cache/vm/ by a hash of their inputs (each host file's path, size and modification time, and the bytes of the
+ * generated ones), so a test process reuses an image without reading and hashing its 130 MB again.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
+import { DEFAULT_KERNEL, type KernelId, kernelImage } from "./kernels.ts";
 
 /** The checkout root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-/** Where the setup script unpacks the guest kernel. */
-export const KERNEL = `${ROOT}/.cache/kernel/vmlinuz`;
 /** The pinned Deno binary. */
 export const DENO = `${ROOT}/.tools/deno/node_modules/@deno/linux-x64-glibc/deno`;
 const CACHE = `${ROOT}/.cache/vm`;
@@ -35,9 +35,9 @@ const HOST_PROGRAMS = {
 };
 
 /** Fails with the fix when a host ingredient is missing (the VM tests must fail loudly, never skip). */
-export function requireIngredients(): void {
+export function requireIngredients(kernel: KernelId = DEFAULT_KERNEL): void {
   const missing: string[] = [];
-  for (const p of [KERNEL, DENO, ...Object.values(HOST_PROGRAMS)]) {
+  for (const p of [kernelImage(kernel), DENO, ...Object.values(HOST_PROGRAMS)]) {
     try {
       Deno.statSync(p);
     } catch {
@@ -66,8 +66,9 @@ function sharedLibraries(program: string): string[] {
   return libs;
 }
 
+/** An archive under construction: host files are referenced, and read only when the archive is written. */
 class Tree {
-  readonly entries = new Map<string, CpioEntry>();
+  readonly entries = new Map<string, CpioEntry & { host?: string }>();
   dir(path: string): void {
     const parts = path.replace(/^\//, "").split("/").filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
@@ -88,7 +89,9 @@ class Tree {
   hostFile(guestPath: string, hostPath: string, mode?: number): void {
     const real = Deno.realPathSync(hostPath);
     const st = Deno.statSync(real);
-    this.file(guestPath, Deno.readFileSync(real), mode ?? (st.mode ?? 0o644) & 0o7777);
+    const p = guestPath.replace(/^\//, "");
+    this.dir(p.split("/").slice(0, -1).join("/"));
+    this.entries.set(p, { path: p, kind: "file", mode: mode ?? (st.mode ?? 0o644) & 0o7777, host: real });
   }
   program(guestPath: string, hostPath: string): void {
     this.hostFile(guestPath, hostPath, 0o755);
@@ -123,22 +126,50 @@ class Tree {
     this.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp/nobody:/bin/sh\n");
     this.file("/etc/group", "root:x:0:\nnogroup:x:65534:\n");
   }
+  /** A hash of everything the archive is made of: entries, host files' identity (path, size, mtime), inline data. */
+  key(): string {
+    const h = createHash("sha256");
+    for (const e of this.sorted()) {
+      h.update(`${e.path}\0${e.kind}\0${e.mode}\0${e.target ?? ""}\0${e.rdev?.join(",") ?? ""}\0`);
+      if (e.host) {
+        const st = Deno.statSync(e.host);
+        h.update(`host:${e.host}:${st.size}:${st.mtime?.getTime()}\0`);
+      } else if (e.data) {
+        h.update(e.data);
+      }
+    }
+    return h.digest("hex").slice(0, 16);
+  }
   archive(): Uint8Array {
-    const sorted = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
-    return writeCpio(sorted);
+    return writeCpio(this.sorted().map((e) => (e.host ? { ...e, data: Deno.readFileSync(e.host) } : e)));
+  }
+  private sorted() {
+    return [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 }
 
-function cached(name: string, build: () => Uint8Array): string {
+/** Archives of the same name older than this are removed when a new one is written. */
+const STALE_MS = 12 * 3600_000;
+
+/**
+ * The archive of `tree` under .cache/vm, written only when no archive with the same inputs is there. Writing one
+ * removes archives of the same name not written for {@link STALE_MS} (older checkouts' images).
+ */
+function cached(name: string, tree: Tree): string {
   Deno.mkdirSync(CACHE, { recursive: true });
-  const bytes = build();
-  const digest = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
-  const path = `${CACHE}/${name}-${digest}.cpio`;
+  const path = `${CACHE}/${name}-${tree.key()}.cpio`;
   try {
     Deno.statSync(path);
   } catch {
-    Deno.writeFileSync(`${path}.tmp`, bytes);
-    Deno.renameSync(`${path}.tmp`, path);
+    Deno.writeFileSync(`${path}.tmp-${Deno.pid}`, tree.archive());
+    Deno.renameSync(`${path}.tmp-${Deno.pid}`, path);
+    for (const e of Deno.readDirSync(CACHE)) {
+      if (!new RegExp(`^${name}-[0-9a-f]{16}\\.cpio$`).test(e.name)) continue;
+      const old = `${CACHE}/${e.name}`;
+      try {
+        if (Date.now() - (Deno.statSync(old).mtime?.getTime() ?? Date.now()) > STALE_MS) Deno.removeSync(old);
+      } catch { /* another process removed it */ }
+    }
   }
   return path;
 }
@@ -162,14 +193,14 @@ export function pseudoRandom(len: number, seed = 0x9e3779b9): Uint8Array {
 /** The marker file the stage-2 initrd carries; the guest prints it so tests know our initrd was used. */
 export const STAGE2_MARKER = "kexec-ts-stage2-initrd-7f3a";
 
-function stage2Archive(payloadBytes: number): Uint8Array {
+function stage2Tree(payloadBytes: number): Tree {
   const t = new Tree();
   t.base();
   t.hostFile("/init", `${ROOT}/tests/vm/guest/stage2-init.sh`, 0o755);
   t.program("/usr/bin/makedumpfile", HOST_PROGRAMS.makedumpfile);
   t.file("/kts-marker", STAGE2_MARKER + "\n");
   if (payloadBytes) t.file("/payload.bin", pseudoRandom(payloadBytes));
-  return t.archive();
+  return t;
 }
 
 /** Paths of the built images. */
@@ -182,42 +213,43 @@ export interface GuestImages {
 /** Size of the random payload in the big stage-2 initrd: 64 MiB. */
 export const BIG_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
-/**
- * Builds (or reuses) every guest image.
- * @param opts.big include the 64 MiB stage-2 initrd inside the main image (only the tests that load it need it)
- */
-export function buildImages(opts: { big?: boolean } = {}): GuestImages {
-  requireIngredients();
-  const stage2Bytes = stage2Archive(0);
-  const stage2 = cached("stage2", () => stage2Bytes);
-  const bigBytes = opts.big ? stage2Archive(BIG_PAYLOAD_BYTES) : undefined;
-  const stage2Big = bigBytes ? cached("stage2-big", () => bigBytes) : "";
-  const main = cached(opts.big ? "main-big" : "main", () => {
-    const t = new Tree();
-    t.base();
-    t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
-    t.program("/usr/local/bin/deno", DENO);
-    t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
-    t.program("/lib/systemd/systemd-udevd", HOST_PROGRAMS.udevd);
-    t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
-    t.program("/usr/bin/flock", HOST_PROGRAMS.flock);
-    t.dir("/etc/udev/rules.d");
-    t.file(
-      "/bin/kexec-ts",
-      '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n',
-      0o755,
-    );
-    t.file("/kts/deno.json", Deno.readFileSync(`${ROOT}/deno.json`));
-    t.file("/kts/main.ts", Deno.readFileSync(`${ROOT}/main.ts`));
-    const ts = (rel: string) =>
-      !rel.includes(".") || rel.endsWith(".ts") || rel.endsWith(".sh") || rel.endsWith(".json");
-    t.hostTree("/kts/lib", `${ROOT}/lib`, ts);
-    t.hostTree("/kts/ffi", `${ROOT}/ffi`, ts);
-    t.hostTree("/kts/tests/vm/guest", `${ROOT}/tests/vm/guest`, () => true);
-    t.hostFile("/boot/vmlinuz", KERNEL);
-    t.file("/boot/stage2.cpio", stage2Bytes);
-    if (bigBytes) t.file("/boot/stage2-big.cpio", bigBytes);
-    return t.archive();
-  });
+/** What goes into the guest images. */
+export interface ImageOptions {
+  /** Include the 64 MiB stage-2 initrd in the main image (only the tests that load it need it). */
+  big?: boolean;
+  /** The kernel the guest boots and carries as /boot/vmlinuz (default 6.12). */
+  kernel?: KernelId;
+}
+
+/** Builds (or reuses) every guest image. */
+export function buildImages(opts: ImageOptions = {}): GuestImages {
+  const kernel = opts.kernel ?? DEFAULT_KERNEL;
+  requireIngredients(kernel);
+  const stage2 = cached("stage2", stage2Tree(0));
+  const stage2Big = opts.big ? cached("stage2-big", stage2Tree(BIG_PAYLOAD_BYTES)) : "";
+  const t = new Tree();
+  t.base();
+  t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
+  t.program("/usr/local/bin/deno", DENO);
+  t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
+  t.program("/lib/systemd/systemd-udevd", HOST_PROGRAMS.udevd);
+  t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
+  t.program("/usr/bin/flock", HOST_PROGRAMS.flock);
+  t.dir("/etc/udev/rules.d");
+  t.file(
+    "/bin/kexec-ts",
+    '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n',
+    0o755,
+  );
+  t.hostFile("/kts/deno.json", `${ROOT}/deno.json`);
+  t.hostFile("/kts/main.ts", `${ROOT}/main.ts`);
+  const ts = (rel: string) => !rel.includes(".") || rel.endsWith(".ts") || rel.endsWith(".sh") || rel.endsWith(".json");
+  t.hostTree("/kts/lib", `${ROOT}/lib`, ts);
+  t.hostTree("/kts/ffi", `${ROOT}/ffi`, ts);
+  t.hostTree("/kts/tests/vm/guest", `${ROOT}/tests/vm/guest`, () => true);
+  t.hostFile("/boot/vmlinuz", kernelImage(kernel));
+  t.hostFile("/boot/stage2.cpio", stage2);
+  if (stage2Big) t.hostFile("/boot/stage2-big.cpio", stage2Big);
+  const main = cached(`main-${kernel}${opts.big ? "-big" : ""}`, t);
   return { main, stage2, stage2Big };
 }

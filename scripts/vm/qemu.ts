@@ -9,10 +9,48 @@
  *
  * Every wait has a timeout; a guest that hangs fails the run with the tail of both channels in the message.
  *
+ * At most `KTS_VM_SLOTS` (default 2) QEMUs run at once on the machine, across every process and checkout: each run
+ * first takes one of the flock(2) slots in /tmp/kexec-ts-vm-slots (one TCG vCPU thread keeps a core busy, and
+ * these machines have two). The run's timeout starts once it has a slot.
+ *
  * @module
  */
 
-import { KERNEL } from "./images.ts";
+import { DEFAULT_KERNEL, type KernelId, kernelImage } from "./kernels.ts";
+import { closeFd, openLockFile, tryLockExclusive } from "../../ffi/libc.ts";
+
+/** The firmware a guest boots under. */
+export type Firmware = "bios" | "uefi";
+
+/** OVMF as Debian's `ovmf` package installs it: one image with code and variables, for `-bios`. */
+export const OVMF = "/usr/share/ovmf/OVMF.fd";
+
+/** QEMU arguments for the firmware; fails (never skips) when OVMF is missing. */
+export function firmwareArgs(firmware: Firmware): string[] {
+  if (firmware === "bios") return [];
+  try {
+    Deno.statSync(OVMF);
+  } catch {
+    throw new Error(`${OVMF} is missing: the UEFI VM tests need Debian's ovmf package (scripts/setup --vm)`);
+  }
+  return ["-bios", OVMF];
+}
+
+/** Holds one of the machine-wide VM slots (see the module doc) until released. */
+async function acquireVmSlot(): Promise<() => void> {
+  const slots = Math.max(1, Number(Deno.env.get("KTS_VM_SLOTS") ?? "2") || 2);
+  const dir = "/tmp/kexec-ts-vm-slots";
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  for (;;) {
+    for (let i = 0; i < slots; i++) {
+      const fd = openLockFile(`${dir}/slot-${i}.lock`);
+      if (fd < 0) throw new Error(`cannot open ${dir}/slot-${i}.lock (errno ${-fd})`);
+      if (tryLockExclusive(fd)) return () => closeFd(fd);
+      closeFd(fd);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 /** One `@@KTS key value` line from the guest. */
 export interface Marker {
@@ -30,6 +68,10 @@ export interface VmOptions {
   scenario: string;
   /** Extra kernel command line. */
   append?: string;
+  /** The kernel QEMU boots (default 6.12). */
+  kernel?: KernelId;
+  /** `bios` (SeaBIOS, QEMU's default) or `uefi` (Debian's OVMF, booting the kernel's EFI stub). */
+  firmware?: Firmware;
   /** Boot memory, e.g. "2G". */
   memory?: string;
   /** Hotplug: DIMM slots and the maximum memory (e.g. 8, "8G"). */
@@ -137,6 +179,15 @@ async function openQmp(path: string, deadline: number) {
  * Never throws for guest behaviour: the result says what happened. Throws only if QEMU cannot start.
  */
 export async function runVm(opts: VmOptions): Promise<VmResult> {
+  const release = await acquireVmSlot();
+  try {
+    return await runVmInSlot(opts);
+  } finally {
+    release();
+  }
+}
+
+async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   const dir = Deno.makeTempDirSync({ prefix: "kts-vm-" });
   const dataSock = `${dir}/data.sock`;
   const qmpSock = `${dir}/qmp.sock`;
@@ -161,8 +212,9 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     opts.smp ?? "2",
     "-nographic",
     "-no-reboot",
+    ...firmwareArgs(opts.firmware ?? "bios"),
     "-kernel",
-    KERNEL,
+    kernelImage(opts.kernel ?? DEFAULT_KERNEL),
     "-initrd",
     opts.initrd,
     "-append",

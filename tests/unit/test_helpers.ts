@@ -19,7 +19,7 @@ export function machineDir(name: "qemu-q35-2g-crash256m" | "qemu-q35-2g-nocrash"
 }
 
 /** Path of the real Debian 6.12 bzImage that scripts/setup --vm downloads. */
-export const VMLINUZ_PATH = new URL("../../.cache/kernel/vmlinuz", import.meta.url).pathname;
+export const VMLINUZ_PATH = new URL("../../.cache/kernels/6.12/vmlinuz", import.meta.url).pathname;
 
 let vmlinuz: Uint8Array | undefined;
 

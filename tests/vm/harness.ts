@@ -8,6 +8,7 @@
  */
 
 import { buildImages, type GuestImages } from "../../scripts/vm/images.ts";
+import { DEFAULT_KERNEL, type KernelId } from "../../scripts/vm/kernels.ts";
 import { cpuHotplugTables, prefixedInitrd } from "../../scripts/vm/acpi.ts";
 import { type Marker, runVm, tail, type Vm, type VmOptions, type VmResult } from "../../scripts/vm/qemu.ts";
 
@@ -21,13 +22,14 @@ export interface Run {
   blocks: Map<string, string>;
 }
 
-let images: GuestImages | undefined;
-let bigImages: GuestImages | undefined;
+const images = new Map<string, GuestImages>();
 
-/** The guest images (built once per test process). */
-export function guestImages(big = false): GuestImages {
-  if (big) return (bigImages ??= buildImages({ big: true }));
-  return (images ??= buildImages());
+/** The guest images for a kernel (built, or found in the cache, once per test process). */
+export function guestImages(big = false, kernel: KernelId = DEFAULT_KERNEL): GuestImages {
+  const key = `${kernel}${big ? "-big" : ""}`;
+  let img = images.get(key);
+  if (!img) images.set(key, img = buildImages({ big, kernel }));
+  return img;
 }
 
 /** Options for {@link boot}. */
@@ -41,7 +43,7 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
 
 /** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
 export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
-  const img = guestImages(opts.big);
+  const img = guestImages(opts.big, opts.kernel);
   let initrd = img.main;
   let smp = opts.smp;
   if (opts.maxCpus) {
@@ -59,6 +61,8 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
     machine: opts.machine,
     tcg: opts.tcg,
     append: opts.append,
+    kernel: opts.kernel,
+    firmware: opts.firmware,
     onRequest: opts.onRequest,
     stopOnConsole: opts.stopOnConsole,
   });

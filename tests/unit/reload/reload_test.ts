@@ -31,7 +31,7 @@ import {
 
 const ROOT = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
 const FIXTURE = `${ROOT}/tests/fixtures/machines/qemu-q35-2g-crash256m`;
-const VMLINUZ = `${ROOT}/.cache/kernel/vmlinuz`;
+const VMLINUZ = `${ROOT}/.cache/kernels/6.12/vmlinuz`;
 const BOOT_ID = Deno.readTextFileSync(`${FIXTURE}/proc/sys/kernel/random/boot_id`).trim();
 const decoder = new TextDecoder();
 
