@@ -3,6 +3,8 @@
  *
  *  - the main initramfs: busybox, Deno and the glibc libraries it needs, kexec-ts' sources under /kts,
  *    Debian's kexec-tools (the peer), systemd-udevd, the guest kernel as /boot/vmlinuz and the stage-2 initrds;
+ *    the newest kexec-tools (the "new" peer, with --hotplug) as /sbin/kexec-new, run through its own suite's loader
+ *    and libraries from /opt/kexec-new (scripts/setup.d/peers.sh unpacks them);
  *  - the stage-2 initrd, booted by the kexec'd kernel or the capture kernel: busybox, makedumpfile and a /init
  *    that reports what it finds (command line, initrd marker, /proc/vmcore) on the data channel;
  *  - optionally a stage-2 initrd padded with 64 MiB of random data (the large-initrd tests).
@@ -34,10 +36,13 @@ const HOST_PROGRAMS = {
   flock: "/usr/bin/flock",
 };
 
+/** The new peer: the newest kexec-tools Debian ships, with its own loader and libraries (scripts/setup.d/peers.sh). */
+export const PEER_NEW_DIR = `${ROOT}/.cache/peers/kexec-tools-new`;
+
 /** Fails with the fix when a host ingredient is missing (the VM tests must fail loudly, never skip). */
 export function requireIngredients(kernel: KernelId = DEFAULT_KERNEL): void {
   const missing: string[] = [];
-  for (const p of [kernelImage(kernel), DENO, ...Object.values(HOST_PROGRAMS)]) {
+  for (const p of [kernelImage(kernel), DENO, ...Object.values(HOST_PROGRAMS), `${PEER_NEW_DIR}/kexec`]) {
     try {
       Deno.statSync(p);
     } catch {
@@ -232,6 +237,12 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
   t.program("/usr/local/bin/deno", DENO);
   t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
+  t.hostTree("/opt/kexec-new", PEER_NEW_DIR, () => true);
+  t.file(
+    "/sbin/kexec-new",
+    '#!/bin/sh\nexec /opt/kexec-new/lib/ld-linux-x86-64.so.2 --library-path /opt/kexec-new/lib /opt/kexec-new/kexec "$@"\n',
+    0o755,
+  );
   t.program("/lib/systemd/systemd-udevd", HOST_PROGRAMS.udevd);
   t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
   t.program("/usr/bin/flock", HOST_PROGRAMS.flock);
