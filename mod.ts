@@ -40,10 +40,12 @@ export type {
   HotplugSysfs,
   HotplugVerdict,
   KnownLoad,
+  Reloader,
   SysfsFlag,
   UdevRuleState,
   VerdictReason,
 } from "./lib/crash/hotplug.ts";
+export type { KexecAttr, KexecSysfsLayout } from "./lib/crash/sysfs.ts";
 export type { CrashLoadRecord } from "./lib/reload/record.ts";
 export type { ReloadOptions, ReloadReport, ReloadResult } from "./lib/reload/reload.ts";
 export type { ReloadLogEntry } from "./lib/reload/reload_log.ts";

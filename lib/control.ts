@@ -6,7 +6,7 @@
 
 import { KexecError } from "./errors.ts";
 import { Errno } from "../ffi/errno.ts";
-import { readInteger } from "./system.ts";
+import { readKexecInteger } from "./crash/sysfs.ts";
 import { KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_ON_CRASH } from "./abi.ts";
 import { currentArch } from "./arch/mod.ts";
 import { errnoContext, type RunEnv } from "./runtime.ts";
@@ -47,7 +47,7 @@ export function unloadImage(env: RunEnv, crash: boolean, fileSyscall: boolean): 
  * @throws KexecError("nothing-loaded") when no kernel is loaded; KexecError("unsupported") without kexec support
  */
 export function execLoaded(env: RunEnv, sync: boolean): void {
-  const loaded = readInteger(env.sys, "/sys/kernel/kexec_loaded");
+  const loaded = readKexecInteger(env.sys, "loaded");
   if (loaded === undefined) {
     throw new KexecError(
       "unsupported",

@@ -18,7 +18,15 @@ import {
 import { type CrashLoadRecord, readCrashRecord } from "./reload/record.ts";
 import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
 import type { Range } from "./memory/ranges.ts";
-import { exists, readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
+import { readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
+import {
+  hasKexecAttr,
+  type KexecAttr,
+  type KexecSysfsLayout,
+  kexecSysfsLayout,
+  readCmaRanges,
+  readKexecInteger,
+} from "./crash/sysfs.ts";
 
 /** Whether a syscall is compiled into the running kernel, from `/proc/kallsyms`. */
 export type SyscallPresence = "yes" | "no" | "unknown";
@@ -34,18 +42,25 @@ export type CrashRegionStatus =
 export interface KexecStatus {
   /** `/proc/sys/kernel/osrelease`. */
   kernelRelease?: string;
-  /** CONFIG_KEXEC_CORE: `/sys/kernel/kexec_loaded` exists. */
+  /** CONFIG_KEXEC_CORE: `/sys/kernel/kexec/loaded` (or the older `/sys/kernel/kexec_loaded`) exists. */
   kexecSupported: boolean;
   /** Whether each syscall is compiled in, from /proc/kallsyms. */
   syscalls: { kexecLoad: SyscallPresence; kexecFileLoad: SyscallPresence };
-  /** `/sys/kernel/kexec_loaded`: a normal image is loaded. */
+  /** `kexec/loaded` (`kexec_loaded` before 6.19): a normal image is loaded. */
   kexecLoaded?: boolean;
-  /** `/sys/kernel/kexec_crash_loaded`: a crash image is loaded. */
+  /** `kexec/crash_loaded` (`kexec_crash_loaded` before 6.19): a crash image is loaded. */
   crashLoaded?: boolean;
-  /** `/sys/kernel/kexec_crash_size`: bytes of the main crash reservation. */
+  /** `kexec/crash_size` (`kexec_crash_size` before 6.19): bytes of the main crash reservation. */
   crashSizeBytes?: bigint;
   /** The crash reservation from /proc/iomem. */
   crashRegion: CrashRegionStatus;
+  /**
+   * `crashkernel=SIZE,cma` ranges (`kexec/crash_cma_ranges`, 6.17+): the capture kernel gets them as usable memory
+   * and the dump leaves them out. Empty when none are reserved; absent when the kernel has no such attribute.
+   */
+  crashCmaRanges?: Range[];
+  /** Which sysfs layout was read: `/sys/kernel/kexec/` (6.19+) or the older `/sys/kernel/kexec_*` names. */
+  sysfs: KexecSysfsLayout;
   /** The crash hotplug sysfs nodes. */
   hotplug: HotplugSysfs;
   /** `none`, `integrity`, `confidentiality`; absent when securityfs is not mounted or the LSM is not built. */
@@ -78,18 +93,22 @@ export function syscallPresence(kallsyms: string | undefined, name: string): Sys
   return m[1] === "T" || m[1] === "t" ? "yes" : "no";
 }
 
-/** Reads `0`/`1` sysfs booleans. */
-function readBool(sys: SystemView, path: string): boolean | undefined {
-  const v = readInteger(sys, path);
+/** A `0`/`1` value as a boolean. */
+function boolOf(v: bigint | undefined): boolean | undefined {
   return v === undefined ? undefined : v !== 0n;
+}
+
+/** Reads a `0`/`1` kexec attribute. */
+function readBool(sys: SystemView, attr: KexecAttr): boolean | undefined {
+  return boolOf(readKexecInteger(sys, attr));
 }
 
 /** Gathers the status of the machine behind `sys`. */
 export function gatherStatus(sys: SystemView): KexecStatus {
-  const kexecLoaded = readBool(sys, "/sys/kernel/kexec_loaded");
-  const crashLoaded = readBool(sys, "/sys/kernel/kexec_crash_loaded");
-  const crashSizeBytes = readInteger(sys, "/sys/kernel/kexec_crash_size");
-  const kexecSupported = exists(sys, "/sys/kernel/kexec_loaded"); // CONFIG_KEXEC_CORE, readable or not
+  const kexecLoaded = readBool(sys, "loaded");
+  const crashLoaded = readBool(sys, "crashLoaded");
+  const crashSizeBytes = readKexecInteger(sys, "crashSize");
+  const kexecSupported = hasKexecAttr(sys, "loaded"); // CONFIG_KEXEC_CORE, readable or not
   const kallsyms = readText(sys, "/proc/kallsyms");
 
   let crashRegion: CrashRegionStatus;
@@ -119,9 +138,11 @@ export function gatherStatus(sys: SystemView): KexecStatus {
     crashLoaded,
     crashSizeBytes,
     crashRegion,
+    crashCmaRanges: readCmaRanges(sys),
+    sysfs: kexecSysfsLayout(sys),
     hotplug,
     lockdown: readLockdown(sys),
-    kexecLoadDisabled: readBool(sys, "/proc/sys/kernel/kexec_load_disabled"),
+    kexecLoadDisabled: boolOf(readInteger(sys, "/proc/sys/kernel/kexec_load_disabled")),
     loadLimitPanic: readInteger(sys, "/proc/sys/kernel/kexec_load_limit_panic"),
     loadLimitReboot: readInteger(sys, "/proc/sys/kernel/kexec_load_limit_reboot"),
     udev,

@@ -10,7 +10,8 @@ import { fail } from "../errors.ts";
 import type { Arch } from "./types.ts";
 import { x86_64 } from "./x86_64/mod.ts";
 
-export type { AddressWindow, Arch, CoreDumpFacts } from "./types.ts";
+export type { AddressWindow, Arch, CoreDumpFacts, HotplugFlagRule } from "./types.ts";
+export { chooseHotplugFlag, type HotplugFlagChoice, parseKernelVersion } from "./hotplug_flag.ts";
 
 /**
  * The architecture of this process (kexec loads a kernel for the machine it runs on).

@@ -12,8 +12,9 @@ import type { SystemView } from "../system.ts";
 import type { ImageLoader } from "../load/contract.ts";
 import type { LoadKind } from "../load/request.ts";
 import type { CoreDumpFacts } from "../crash/elfcorehdr.ts";
+import type { HotplugFlagRule } from "./hotplug_flag.ts";
 
-export type { CoreDumpFacts };
+export type { CoreDumpFacts, HotplugFlagRule };
 
 /** A window buffers may be placed in, `[min, max)`. */
 export interface AddressWindow {
@@ -27,8 +28,11 @@ export interface Arch<M = unknown> {
   name: string;
   /** KEXEC_ARCH_* for the high half of kexec_load's flags. */
   kexecArch: bigint;
-  /** The kexec_load flag that allows in-place crash hotplug updates. */
-  hotplugFlag: bigint;
+  /**
+   * The kexec_load flag that allows in-place crash hotplug updates, by kernel version: newest first, the last row
+   * for every older or unknown kernel (see ./hotplug_flag.ts).
+   */
+  hotplugFlags: readonly HotplugFlagRule[];
   /** Its image loaders, in probing order. */
   loaders: readonly ImageLoader<unknown, M>[];
   /** Reads what a load needs of the machine (memory map, firmware data, paging mode). */

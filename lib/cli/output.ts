@@ -48,6 +48,15 @@ function limitText(v: bigint | undefined): string {
   return v === undefined ? "n/a" : v < 0n ? "unlimited" : `${v} left`;
 }
 
+/** Which sysfs layout status read, for people. */
+function sysfsText(l: KexecStatus["sysfs"]): string {
+  if (l.layout === "kexec-dir") {
+    return "/sys/kernel/kexec/" +
+      (l.legacyAlsoPresent ? " (the deprecated /sys/kernel/kexec_* names also present)" : "");
+  }
+  return l.layout === "legacy" ? "/sys/kernel/kexec_* (kernel before 6.19)" : "none (no kexec attributes)";
+}
+
 /** The `status` table and verdict, for people. */
 export function renderStatus(s: KexecStatus): string {
   const rows: [string, string][] = [];
@@ -71,6 +80,15 @@ export function renderStatus(s: KexecStatus): string {
       ? `addresses hidden (not root)${s.crashSizeBytes ? `, ${formatSize(s.crashSizeBytes)}` : ""}`
       : "unknown (/proc/iomem unreadable)",
   ]);
+  if (s.crashCmaRanges !== undefined) {
+    rows.push([
+      "crash CMA ranges",
+      s.crashCmaRanges.length
+        ? s.crashCmaRanges.map(rangeText).join(", ") + " (capture kernel memory, left out of the dump)"
+        : "none (crashkernel=SIZE,cma not set)",
+    ]);
+  }
+  rows.push(["kexec sysfs", sysfsText(s.sysfs)]);
   rows.push([
     "crash_elfcorehdr_size",
     s.hotplug.elfcorehdrSizeBytes === undefined

@@ -6,7 +6,7 @@
  */
 
 import { KexecError } from "../errors.ts";
-import { readInteger } from "../system.ts";
+import { readKexecInteger } from "../crash/sysfs.ts";
 import { DRY_RUN_KERNEL, type RunEnv } from "../runtime.ts";
 import { execLoaded, unloadImage } from "../control.ts";
 import { USAGE, VERSION } from "./usage.ts";
@@ -51,11 +51,11 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
     case "status-exit": {
       // kexec-tools -S: the exit status is the value read, 1 when the image (crash by default, normal with -l) is
       // loaded, 0 when not, 255 when the file cannot be read.
-      const v = readInteger(env.sys, a.crash ? "/sys/kernel/kexec_crash_loaded" : "/sys/kernel/kexec_loaded");
+      const v = readKexecInteger(env.sys, a.crash ? "crashLoaded" : "loaded");
       return v === undefined ? 255 : v === 1n ? 1 : 0;
     }
     case "print-crash-size": {
-      env.out(`${readInteger(env.sys, "/sys/kernel/kexec_crash_size") ?? 0n}\n`);
+      env.out(`${readKexecInteger(env.sys, "crashSize") ?? 0n}\n`);
       return 0;
     }
     case "unload":

@@ -7,8 +7,8 @@
  *  2. one PT_NOTE for vmcoreinfo;
  *  3. one PT_LOAD for the kernel text: p_vaddr = _text, p_paddr = p_offset = __pa(_text), size _end - _text, RWX;
  *  4. one PT_LOAD per System RAM resource (the kernel's walk: no merging), minus the architecture's always-reserved
- *     low memory (x86_64: the low 1 MiB, so no 640K backup region) and the crash region(s); p_vaddr = __va(start),
- *     RWX, p_align 0.
+ *     low memory (x86_64: the low 1 MiB, so no 640K backup region), the crash region(s) and the crashkernel=,cma
+ *     ranges; p_vaddr = __va(start), RWX, p_align 0.
  *
  * Inputs come from /sys/devices/system/cpu/cpuN/crash_notes, /sys/kernel/vmcoreinfo, /proc/kcore (kernel text
  * and PAGE_OFFSET) and /proc/iomem, all through the SystemView; all need root.
@@ -66,12 +66,13 @@ export function parseCpuList(text: string): number[] {
 }
 
 /**
- * System RAM as the kernel's walk_system_ram_res sees it, minus the low 1 MiB and the crash regions;
+ * System RAM as the kernel's walk_system_ram_res sees it, minus the low 1 MiB, the crash regions and the
+ * `crashkernel=,cma` ranges (which the capture kernel uses as its memory: their contents are not the dump's);
  * one range per resource, pieces kept separate (crash_exclude_mem_range splits, never merges).
  */
 export function dumpRamRanges(iomem: readonly IomemEntry[], crash: CrashRegions, lowReserved: Range): Range[] {
   const ram = walkIomem(iomem, isSystemRam).map((e) => ({ start: e.start, end: e.end }));
-  const holes = [lowReserved, crash.main, ...(crash.low ? [crash.low] : [])];
+  const holes = [lowReserved, crash.main, ...(crash.low ? [crash.low] : []), ...(crash.cma ?? [])];
   return subtractRanges(ram, holes);
 }
 

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { readInteger, type SystemView } from "../system.ts";
+import type { SystemView } from "../system.ts";
+import { readKexecInteger } from "./sysfs.ts";
 
 /** A `crash_hotplug` node: its value, or why there is none. */
 export type SysfsFlag = 0 | 1 | "denied" | "absent";
@@ -42,7 +43,7 @@ export function readFlag(sys: SystemView, path: string): SysfsFlag {
 /** Reads the kernel's crash hotplug sysfs nodes. */
 export function readHotplugSysfs(sys: SystemView): HotplugSysfs {
   return {
-    elfcorehdrSizeBytes: readInteger(sys, "/sys/kernel/crash_elfcorehdr_size"),
+    elfcorehdrSizeBytes: readKexecInteger(sys, "crashElfcorehdrSize"),
     cpu: readFlag(sys, CRASH_HOTPLUG_NODES.cpu),
     memory: readFlag(sys, CRASH_HOTPLUG_NODES.memory),
   };
@@ -85,6 +86,12 @@ export type VerdictReason =
   | "loaded-without-flag" // kexec_load without the flag (ours with --no-hotplug, or another tool)
   | "unknown"; // crash_hotplug unreadable and no record
 
+/** Who brings a crash kernel up to date after a hotplug event when the kernel does not rewrite it itself. */
+export type Reloader =
+  | "kexec-ts" // kexec-ts' udev rule, and kexec-ts has a record of this load to repeat
+  | "other-rule" // another kdump udev rule (kdump-utils' 98-kexec.rules, openSUSE's 70-kdump.rules)
+  | "none"; // nobody (or the kernel updates it in place, or nothing is loaded)
+
 /** The answer `status` gives: what a hotplug event does now, and why, in words. */
 export interface HotplugVerdict {
   /** What an event does: the kernel rewrites the header (`in-place`), userspace must reload, or nothing is loaded. */
@@ -93,6 +100,13 @@ export interface HotplugVerdict {
   reason: VerdictReason;
   /** One or two sentences for people. */
   explanation: string;
+  /** With `reload`: who reloads. `none` for the other behaviours, or when nobody will. */
+  reloader: Reloader;
+  /**
+   * What a dump taken after a CPU or memory hotplug event describes: `current` (the kernel updated the header, or
+   * a rule reloads the crash kernel), `stale` (the machine as it was at load time), `no-dump` (nothing loaded).
+   */
+  dumpAfterHotplug: "current" | "stale" | "no-dump";
 }
 
 /** How kexec-ts remembers loading the crash image (its crash-load record), when it did. */
@@ -112,11 +126,47 @@ export interface VerdictInput {
   udev: UdevRuleState;
 }
 
+/** The `crash_hotplug` value that speaks for the loaded image: memory's, else cpu's (6.6 without MEMORY_HOTPLUG). */
+export function hotplugFlagValue(sysfs: HotplugSysfs): SysfsFlag {
+  return sysfs.memory !== "absent" && sysfs.memory !== "denied" ? sysfs.memory : sysfs.cpu;
+}
+
+/**
+ * Whether the kernel contradicts kexec-ts' record of the crash load: the record says the image allows in-place
+ * updates (the flag, or kexec_file_load) and `crash_hotplug` reads 0, or the other way round. Then another tool
+ * loaded the crash kernel after kexec-ts did (tools do not remove each other's records), and kexec-ts must neither
+ * describe that load by its record nor replace it by repeating its own. Only a kernel with CONFIG_CRASH_HOTPLUG and
+ * a readable `crash_hotplug` can contradict; elsewhere a later load by another tool cannot be told apart.
+ */
+export function recordContradicted(record: KnownLoad, sysfs: HotplugSysfs): boolean {
+  const flag = hotplugFlagValue(sysfs);
+  if (sysfs.elfcorehdrSizeBytes === undefined || (flag !== 0 && flag !== 1)) return false;
+  return (record.hotplug || record.syscall === "kexec_file_load") !== (flag === 1);
+}
+
 /**
  * Decides what a CPU or memory hotplug event does to the loaded crash image on this machine.
  * Pure: same input, same verdict.
  */
 export function hotplugVerdict(input: VerdictInput): HotplugVerdict {
+  const contradicted = input.record !== undefined && recordContradicted(input.record, input.sysfs);
+  const record = contradicted ? undefined : input.record;
+  const reloader: Reloader = input.udev.ours && record ? "kexec-ts" : input.udev.other ? "other-rule" : "none";
+  const base = baseVerdict({ ...input, record }, reloader, contradicted);
+  return {
+    ...base,
+    reloader: base.behaviour === "reload" ? reloader : "none",
+    dumpAfterHotplug: base.behaviour === "none"
+      ? "no-dump"
+      : base.behaviour === "in-place" || reloader !== "none"
+      ? "current"
+      : "stale",
+  };
+}
+
+type BaseVerdict = Pick<HotplugVerdict, "behaviour" | "reason" | "explanation">;
+
+function baseVerdict(input: VerdictInput, reloader: Reloader, contradicted: boolean): BaseVerdict {
   const { sysfs, record, udev } = input;
   const hasConfig = sysfs.elfcorehdrSizeBytes !== undefined;
   if (!input.kexecSupported) {
@@ -136,12 +186,16 @@ export function hotplugVerdict(input: VerdictInput): HotplugVerdict {
           : "this kernel lacks CONFIG_CRASH_HOTPLUG, so a loaded crash kernel will need a reload after each event"),
     };
   }
-  const reloadTail = udev.ours
+  const reloadTail = reloader === "kexec-ts"
     ? ` The udev rule ${udev.ours} runs kexec-ts reload on each event.`
-    : udev.other
+    : reloader === "other-rule"
     ? ` The udev rule ${udev.other} reloads through the distribution's kdump service.`
+    : udev.ours
+    ? ` The udev rule ${udev.ours} runs kexec-ts reload, but kexec-ts did not load this crash kernel and will not ` +
+      "replace another tool's load: the dump will miss hot-added memory and CPUs until that tool reloads."
     : " No udev rule reloads it: the dump will miss hot-added memory and CPUs until someone reloads " +
       "(install one with kexec-ts udev-rules --install).";
+  const notOurs = contradicted ? " (kexec-ts' record is of an earlier load, which another tool replaced)" : "";
   if (!hasConfig) {
     return {
       behaviour: "reload",
@@ -150,7 +204,7 @@ export function hotplugVerdict(input: VerdictInput): HotplugVerdict {
         "rewrite the elfcorehdr; userspace must unload and reload the crash kernel after each event." + reloadTail,
     };
   }
-  const flag = sysfs.memory !== "absent" && sysfs.memory !== "denied" ? sysfs.memory : sysfs.cpu;
+  const flag = hotplugFlagValue(sysfs);
   const inPlaceTail = udev.ours || udev.other
     ? ` The udev rule ${udev.ours ?? udev.other} sees crash_hotplug=1 and skips the reload.`
     : "";
@@ -168,14 +222,15 @@ export function hotplugVerdict(input: VerdictInput): HotplugVerdict {
         behaviour: "in-place",
         reason: "loaded-with-flag",
         explanation: "the kernel updates the elfcorehdr in place; no reload: kexec-ts loaded the crash kernel with " +
-          "KEXEC_UPDATE_ELFCOREHDR and CONFIG_CRASH_HOTPLUG is present." + inPlaceTail,
+          "the crash hotplug flag (KEXEC_UPDATE_ELFCOREHDR or KEXEC_CRASH_HOTPLUG_SUPPORT) and CONFIG_CRASH_HOTPLUG " +
+          "is present." + inPlaceTail,
       };
     }
     return {
       behaviour: "in-place",
       reason: "loaded-by-other-tool",
       explanation: "the kernel updates the elfcorehdr in place; no reload: crash_hotplug reads 1, so another tool " +
-        "loaded the crash kernel with kexec_file_load or with --hotplug." + inPlaceTail,
+        "loaded the crash kernel with kexec_file_load or with --hotplug" + notOurs + "." + inPlaceTail,
     };
   }
   if (flag === 0) {
@@ -183,7 +238,7 @@ export function hotplugVerdict(input: VerdictInput): HotplugVerdict {
       behaviour: "reload",
       reason: "loaded-without-flag",
       explanation: "crash_hotplug reads 0: the crash kernel was loaded with kexec_load without " +
-        "KEXEC_UPDATE_ELFCOREHDR" + (record && !record.hotplug ? " (kexec-ts --no-hotplug)" : "") +
+        "the crash hotplug flag" + (record && !record.hotplug ? " (kexec-ts --no-hotplug)" : notOurs) +
         ", so the kernel will not touch its elfcorehdr; reload it with kexec-ts -p (hotplug is on by default) " +
         "to let the kernel update it in place." + reloadTail,
     };

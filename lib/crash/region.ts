@@ -6,18 +6,27 @@
  * the kernel checks `crashk_res` alone. `/sys/kernel/kexec_crash_size` is the main range's size, which tells the two
  * apart; without it the higher range is the main one.
  *
+ * `crashkernel=SIZE,cma` (6.17+) adds up to four CMA ranges the first kernel keeps using for movable pages: they are
+ * System RAM in /proc/iomem and are listed only in `/sys/kernel/kexec/crash_cma_ranges`. The capture kernel gets
+ * them as usable memory, and the dump leaves them out (arch/x86/kernel/crash.c: crash_setup_memmap_entries adds
+ * them as E820_TYPE_RAM, elf_header_exclude_ranges takes them out of the PT_LOADs); at a panic the kernel waits
+ * for DMA into them to drain before it starts the capture kernel.
+ *
  * @module
  */
 
 import { fail, hex } from "../errors.ts";
 import { findIomem, type IomemEntry } from "../memory/iomem.ts";
 import { type Range, rangeSize } from "../memory/ranges.ts";
-import { readInteger, readText, type SystemView } from "../system.ts";
+import { readText, type SystemView } from "../system.ts";
+import { kexecAttrPath, readCmaRanges, readKexecInteger } from "./sysfs.ts";
 
 /** The main crash range and, when reserved, the low one. */
 export interface CrashRegions {
   main: Range;
   low?: Range;
+  /** `crashkernel=SIZE,cma` ranges, when the kernel reserved any: capture-kernel memory, not dumped. */
+  cma?: Range[];
 }
 
 /** The iomem name of both crash reservations. */
@@ -45,7 +54,7 @@ export function findCrashRegions(iomem: readonly IomemEntry[], mainSizeBytes?: b
  * @throws KexecError("no-crash-region")
  */
 export function requireCrashRegions(sys: SystemView, iomem: readonly IomemEntry[]): CrashRegions {
-  const regions = findCrashRegions(iomem, readInteger(sys, "/sys/kernel/kexec_crash_size"));
+  const regions = findCrashRegions(iomem, readKexecInteger(sys, "crashSize"));
   if (!regions) {
     const param = /(?:^|\s)(crashkernel=\S+)/.exec(readText(sys, "/proc/cmdline") ?? "")?.[1];
     fail(
@@ -63,5 +72,10 @@ export function requireCrashRegions(sys: SystemView, iomem: readonly IomemEntry[
       `the crash kernel region at ${hex(regions.main.start)} is empty; boot with crashkernel=256M`,
     );
   }
-  return regions;
+  const cma = readCmaRanges(sys);
+  const cmaPath = kexecAttrPath(sys, "crashCmaRanges");
+  if (cma === undefined && cmaPath !== undefined && sys.read(cmaPath).kind === "ok") {
+    fail("io", `${cmaPath} does not hold START-END lines of hex addresses; cannot tell the capture kernel's memory`);
+  }
+  return cma?.length ? { ...regions, cma } : regions;
 }

@@ -12,7 +12,7 @@ import { readIomem } from "../memory/iomem.ts";
 import { requireCrashRegions } from "../crash/region.ts";
 import { readHotplugSysfs } from "../crash/hotplug.ts";
 import { readCoreInputs } from "../crash/elfcorehdr.ts";
-import { readText, type SystemView } from "../system.ts";
+import { readText, readTrimmed, type SystemView } from "../system.ts";
 import type { Range } from "../memory/ranges.ts";
 import { type Arch, currentArch } from "../arch/mod.ts";
 import { pickLoader } from "./loaders.ts";
@@ -96,7 +96,13 @@ export function buildLoadPlan(
     const core = readCoreInputs(sys, iomem, regions, arch.core);
     const plan = planLoad({
       ...common,
-      crash: { regions, iomem, core, hotplugBytes: hotplug ? hotplugBytes : undefined },
+      crash: {
+        regions,
+        iomem,
+        core,
+        hotplugBytes: hotplug ? hotplugBytes : undefined,
+        kernelRelease: readTrimmed(sys, "/proc/sys/kernel/osrelease"),
+      },
     });
     return { plan, limits: limits([regions.main], regions.main) };
   }

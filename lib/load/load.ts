@@ -15,7 +15,8 @@ import { requireCrashRegions } from "../crash/region.ts";
 import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
 import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
-import { readInteger, readText, type SystemView } from "../system.ts";
+import { readText, type SystemView } from "../system.ts";
+import { readKexecInteger } from "../crash/sysfs.ts";
 import { errnoContext, lockedDown, type RunEnv } from "../runtime.ts";
 import { currentArch } from "../arch/mod.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
@@ -63,7 +64,7 @@ export interface LoadOptions {
 
 /** After a failed crash load, what is loaded now, in words. */
 function crashStateAfterFailure(sys: SystemView): string {
-  const loaded = readInteger(sys, "/sys/kernel/kexec_crash_loaded");
+  const loaded = readKexecInteger(sys, "crashLoaded");
   return loaded === 1n
     ? " (the previously loaded crash kernel is still loaded)"
     : loaded === 0n
@@ -205,7 +206,7 @@ function warnUnlessHotplugActive(env: RunEnv, warnings: string[]): void {
   const flag = mem === "absent" || mem === "denied" ? readFlag(env.sys, CRASH_HOTPLUG_NODES.cpu) : mem;
   if (flag !== 1) {
     warnings.push(
-      `loaded with KEXEC_UPDATE_ELFCOREHDR but crash_hotplug reads ${flag}; the kernel will not ` +
+      `loaded with the crash hotplug flag but crash_hotplug reads ${flag}; the kernel will not ` +
         "update the elfcorehdr on hotplug (check kexec-ts status; a concurrent kexec operation can cause this)",
     );
   }

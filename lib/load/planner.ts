@@ -26,11 +26,13 @@ import { alignUp, clampRanges, PAGE_SIZE, type Range, sortRanges } from "../memo
 import { freeBytes, freeList, place } from "../memory/placement.ts";
 import { buildElfcorehdr, type CoreInputs, elfcorehdrMemsz } from "../crash/elfcorehdr.ts";
 import type { CrashRegions } from "../crash/region.ts";
+import { cmaRangesText } from "../crash/sysfs.ts";
 import type { IomemEntry } from "../memory/iomem.ts";
 import { buildPurgatory, purgatoryLayout } from "../purgatory/purgatory.ts";
 import { computeDigest } from "../purgatory/digest.ts";
 import { KEXEC_ON_CRASH } from "../abi.ts";
 import type { Arch } from "../arch/types.ts";
+import { chooseHotplugFlag } from "../arch/hotplug_flag.ts";
 import type { BufferRequest, ImageLoader, LoadContext } from "./contract.ts";
 import type { LoadPlan, PlanSegment } from "./plan.ts";
 import type { LoadKind } from "./request.ts";
@@ -57,6 +59,8 @@ export interface PlannerInput<I = unknown, M = unknown> {
     core: CoreInputs;
     /** `/sys/kernel/crash_elfcorehdr_size` when hotplug is on; undefined = no hotplug. */
     hotplugBytes?: bigint;
+    /** The running kernel's release (`/proc/sys/kernel/osrelease`): picks the hotplug flag (arch.hotplugFlags). */
+    kernelRelease?: string;
   };
   skipChecks: boolean;
   serialPort: number;
@@ -170,6 +174,13 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     });
     elfcorehdr = { start: mem, end: mem + memsz };
     cmdline = `${captureParams(mem, cmdline)} ${cmdline}`.trim();
+    if (crash.regions.cma?.length) {
+      planNotes.push(
+        `crashkernel=,cma ranges ${
+          cmaRangesText(crash.regions.cma)
+        } go to the capture kernel as usable memory and stay out of the dump, as the kernel's own loader does`,
+      );
+    }
     if (crash.core.missingCpus.length) {
       planNotes.push(
         `possible CPUs ${
@@ -248,8 +259,15 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
 
   let flags = arch.kexecArch;
   if (crash) flags |= KEXEC_ON_CRASH;
-  if (hotplug) flags |= arch.hotplugFlag;
   const notes = [...loaderNotes, ...planNotes];
+  if (hotplug) {
+    const choice = chooseHotplugFlag(arch.hotplugFlags, crash?.kernelRelease);
+    flags |= choice.flag;
+    notes.push(
+      `crash hotplug flag ${choice.name} (${hex(choice.flag)}) for kernel ${choice.release ?? "(release unknown)"}: ` +
+        choice.why,
+    );
+  }
   if (input.skipChecks) notes.push("purgatory will not verify the segments (-i)");
   if (hotplug) notes.push("elfcorehdr left out of the purgatory digest: the kernel rewrites it on hotplug");
 

@@ -29,8 +29,9 @@
 import { KexecError } from "../errors.ts";
 import type { KernelOps, RunEnv } from "../runtime.ts";
 import { type LoadOutcome, performLoad } from "../load/load.ts";
-import { fsSystemView, readInteger, type SystemView } from "../system.ts";
-import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
+import { fsSystemView, type SystemView } from "../system.ts";
+import { readKexecInteger } from "../crash/sysfs.ts";
+import { CRASH_HOTPLUG_NODES, readFlag, readHotplugSysfs, recordContradicted } from "../crash/hotplug.ts";
 import { type CrashLoadRecord, crashRecordPath, readCrashRecord, runDir } from "./record.ts";
 import { coalesce, fileCoalesceOps, reloadSettleMs } from "./coalesce.ts";
 import { appendReloadLog, type ReloadLogEntry } from "./reload_log.ts";
@@ -48,7 +49,7 @@ export type ReloadDecision =
  */
 export function decideReload(sys: SystemView, recordPath: string, assumeLoaded = false): ReloadDecision {
   if (!assumeLoaded) {
-    const loaded = readInteger(sys, "/sys/kernel/kexec_crash_loaded");
+    const loaded = readKexecInteger(sys, "crashLoaded");
     if (loaded === undefined) {
       return { kind: "skip", why: "this kernel has no kexec support (no /sys/kernel/kexec_crash_loaded)" };
     }
@@ -67,6 +68,13 @@ export function decideReload(sys: SystemView, recordPath: string, assumeLoaded =
     };
   }
   const read = readCrashRecord(sys, recordPath);
+  if (read.kind === "ok" && recordContradicted(read.record, readHotplugSysfs(sys))) {
+    return {
+      kind: "skip",
+      why: "the loaded crash kernel is not kexec-ts' recorded load (kexec-ts loaded with hotplug, crash_hotplug " +
+        "reads 0): another tool replaced it; not replacing that tool's load",
+    };
+  }
   return read.kind === "ok"
     ? { kind: "reload", record: read.record }
     : read.kind === "bad"
@@ -137,7 +145,7 @@ export function reloadOnce(record: CrashLoadRecord, opts: ReloadOptions, env: Ru
     error = e;
   }
   const totalMs = performance.now() - t0;
-  const loaded = readInteger(env.sys, "/sys/kernel/kexec_crash_loaded");
+  const loaded = readKexecInteger(env.sys, "crashLoaded");
   const entry: ReloadLogEntry = {
     time,
     outcome: error === undefined ? "ok" : "failed",

@@ -34,6 +34,7 @@ import { fileURLToPath } from "node:url";
 import { fail, KexecError } from "../errors.ts";
 import type { SystemView } from "../system.ts";
 import { findUdevRules, OUR_RULE_NAME } from "../crash/hotplug.ts";
+import { KEXEC_SYSFS } from "../crash/sysfs.ts";
 import { DEFAULT_RUN_DIR, runDir } from "./record.ts";
 import { describeFsError, writeFileAtomic } from "../files.ts";
 import { LOCK_FILE, PENDING_FILE, reloadSettleMs } from "./coalesce.ts";
@@ -87,7 +88,9 @@ export function udevRulesText(command: string, dir = DEFAULT_RUN_DIR): string {
   // One line of /bin/sh; udev turns `$$` into `$`. No double quotes, no single quotes, no `%` inside.
   const script = [
     "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-    "read -r loaded 2>/dev/null </sys/kernel/kexec_crash_loaded && [ $$loaded = 1 ] || exit 0",
+    // 6.19+ has /sys/kernel/kexec/crash_loaded; the old name is a deprecated symlink that will go away.
+    `{ read -r loaded <${KEXEC_SYSFS.crashLoaded.current} || read -r loaded <${KEXEC_SYSFS.crashLoaded.legacy}; } ` +
+    "2>/dev/null && [ $$loaded = 1 ] || exit 0",
     `mkdir -p ${dir}`,
     `: >>${pending}`,
     `if command -v flock >/dev/null && ! flock -n ${lock} true; then exit 0; fi`,
@@ -118,7 +121,8 @@ GOTO="kexec_ts_end"
 LABEL="kexec_ts_reload"
 # The command returns at once (udev waits for RUN programs and kills slow ones). Hot-adding N GiB brings 8 memory
 # block events per GiB, so it also avoids starting a process per event. In order, it:
-#  - does nothing unless a crash kernel is loaded (/sys/kernel/kexec_crash_loaded reads 1);
+#  - does nothing unless a crash kernel is loaded (/sys/kernel/kexec/crash_loaded, before 6.19
+#    /sys/kernel/kexec_crash_loaded, reads 1);
 #  - marks a reload pending (${pending});
 #  - if flock(1) is installed and a kexec-ts reload holds ${lock}, stops: that reload waits for the
 #    events to settle (KEXEC_TS_RELOAD_SETTLE_MS, default 1000 ms) and reloads again while marks keep coming;

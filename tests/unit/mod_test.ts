@@ -20,7 +20,7 @@ Deno.test("a script plans a crash load through mod.ts with read permission only"
   const api = await deno("run", "--allow-read", "tests/api/plan_crash.ts", VMLINUZ_PATH, snapshot);
   assert.equal(api.code, 0, api.stderr);
   const got = JSON.parse(api.stdout);
-  assert.equal(got.flags, "0x3e0005");
+  assert.equal(got.flags, "0x3e0009");
   assert.match(got.cmdline, /^elfcorehdr=0x[0-9a-f]+ memhp_default_state=offline irqpoll nr_cpus=1 reset_devices$/);
   assert.deepEqual(got.segments.map((s: { role: string }) => s.role).sort(), [
     "boot-params",

@@ -107,6 +107,33 @@ Deno.test("gatherStatus: two crash regions, told apart by kexec_crash_size; a lo
   assert.equal(s.verdict.behaviour, "in-place");
 });
 
+Deno.test("gatherStatus on a 7.x kernel: /sys/kernel/kexec/ read first, CMA ranges shown, the layout reported", () => {
+  const s = gatherStatus(recordSystemView({
+    "/sys/kernel/kexec/loaded": "0\n",
+    "/sys/kernel/kexec/crash_loaded": "0\n",
+    "/sys/kernel/kexec/crash_size": "268435456\n",
+    "/sys/kernel/kexec/crash_elfcorehdr_size": "917616\n",
+    "/sys/kernel/kexec/crash_cma_ranges": "57000000-66ffffff\n",
+    // The deprecated names as 7.3 has them (symlinks there), deliberately different here: they must not be read.
+    "/sys/kernel/kexec_loaded": "1\n",
+    "/sys/kernel/kexec_crash_size": "1\n",
+    "/proc/iomem": "00100000-7ffdefff : System RAM\n  67000000-76ffffff : Crash kernel\n",
+  }));
+  assert.equal(s.kexecSupported, true);
+  assert.equal(s.kexecLoaded, false);
+  assert.equal(s.crashSizeBytes, 268435456n);
+  assert.equal(s.hotplug.elfcorehdrSizeBytes, 917616n);
+  assert.deepEqual(s.crashCmaRanges, [{ start: 0x57000000n, end: 0x67000000n }]);
+  assert.equal(s.sysfs.layout, "kexec-dir");
+  assert.equal(s.sysfs.legacyAlsoPresent, true);
+  assert.equal(s.sysfs.paths.crashLoaded, "/sys/kernel/kexec/crash_loaded");
+  // 6.12: the old names, no CMA attribute.
+  const old = gatherStatus(fsSystemView(machineDir("qemu-q35-2g-crash256m")));
+  assert.equal(old.sysfs.layout, "legacy");
+  assert.equal(old.sysfs.paths.crashSize, "/sys/kernel/kexec_crash_size");
+  assert.equal(old.crashCmaRanges, undefined);
+});
+
 Deno.test("readLockdown: the bracketed mode", () => {
   const mode = (text: string) => readLockdown(recordSystemView({ "/sys/kernel/security/lockdown": text }));
   assert.equal(mode("[none] integrity confidentiality"), "none");

@@ -4,7 +4,9 @@
  *  - "ACPI Tables" as ACPI, "ACPI Non-volatile Storage" as NVS, "Reserved" as reserved (kernel resource walk);
  *  - the low crash region, as RAM;
  *  - the main crash region minus the elfcorehdr segment, as RAM (so the capture kernel never overwrites the
- *    header, which the first kernel may also rewrite in place on hotplug).
+ *    header, which the first kernel may also rewrite in place on hotplug);
+ *  - the `crashkernel=SIZE,cma` ranges, as RAM (7.x: the first kernel used them only for movable pages, which the
+ *    dump leaves out; the kernel waits for DMA into them to drain before it starts the capture kernel).
  * Everything else the first kernel owned is absent: the capture kernel reads it through /proc/vmcore.
  * Sorted by address; entries beyond boot_params' 128 go to SETUP_E820_EXT (the kernel itself drops them).
  *
@@ -30,5 +32,6 @@ export function captureMemmap(iomem: readonly IomemEntry[], crash: CrashRegions,
     ...typed(of("Reserved"), E820.RESERVED),
     ...(crash.low ? typed([crash.low], E820.RAM) : []),
     ...typed(crashRam, E820.RAM),
+    ...typed(crash.cma ?? [], E820.RAM),
   ]);
 }

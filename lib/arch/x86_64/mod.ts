@@ -6,7 +6,8 @@
  */
 
 import type { Arch } from "../types.ts";
-import { KEXEC_UPDATE_ELFCOREHDR } from "../../abi.ts";
+import { KEXEC_CRASH_HOTPLUG_SUPPORT, KEXEC_UPDATE_ELFCOREHDR } from "../../abi.ts";
+import type { HotplugFlagRule } from "../hotplug_flag.ts";
 import { PAGE_SIZE } from "../../memory/ranges.ts";
 import { ELF_MACHINE_X86_64, KEXEC_ARCH_X86_64, LOW_RESERVED, START_KERNEL_MAP } from "./abi.ts";
 import { bzImageLoader, lowDataWindows } from "./bzimage_loader.ts";
@@ -26,11 +27,32 @@ export function crashSlackBytes(ramTop: bigint): bigint {
   return bytes > MiB ? bytes : MiB;
 }
 
+/**
+ * The crash hotplug flag by kernel version. x86's arch_crash_hotplug_support() accepts either bit since 6.10; 6.6-6.9
+ * know only 0x4 and refuse 0x8 (EINVAL: outside KEXEC_FLAGS). 0x8 is the flag the kernel defines for every
+ * architecture (0x4 stays as x86's first form), so kernels that know it get it; everything else gets 0x4, including
+ * distribution kernels older than 6.6 with crash hotplug backported.
+ */
+export const X86_HOTPLUG_FLAGS: readonly HotplugFlagRule[] = [
+  {
+    since: [6, 10],
+    flag: KEXEC_CRASH_HOTPLUG_SUPPORT,
+    name: "KEXEC_CRASH_HOTPLUG_SUPPORT",
+    why: "6.10+ defines it for every architecture and x86 accepts it",
+  },
+  {
+    since: [0, 0],
+    flag: KEXEC_UPDATE_ELFCOREHDR,
+    name: "KEXEC_UPDATE_ELFCOREHDR",
+    why: "before 6.10 (or an unknown release) only KEXEC_UPDATE_ELFCOREHDR is accepted; 6.6-6.9 refuse 0x8",
+  },
+];
+
 /** The x86_64 architecture. */
 export const x86_64: Arch<X86Machine> = {
   name: "x86_64",
   kexecArch: KEXEC_ARCH_X86_64,
-  hotplugFlag: KEXEC_UPDATE_ELFCOREHDR,
+  hotplugFlags: X86_HOTPLUG_FLAGS,
   loaders: [bzImageLoader],
   readMachine: readX86Machine,
   usableRam: x86UsableRam,

@@ -152,6 +152,15 @@ Deno.test("dumpRamRanges: System RAM minus the low 1 MiB and the crash range; ch
   );
 });
 
+Deno.test("dumpRamRanges: crashkernel=,cma ranges stay out of the dump, as elf_header_exclude_ranges does", () => {
+  const cma = [{ start: 0x57000000n, end: 0x67000000n }];
+  assert.deepEqual(dumpRamRanges(IOMEM, { ...REGIONS, cma }, LOW_1M), [
+    { start: MiB, end: 0x57000000n },
+    { start: 0x67000000n, end: CRASH.start },
+    { start: CRASH.end, end: 0x7ffdf000n },
+  ]);
+});
+
 function expectedPhdrs(core: CoreInputs) {
   const phdr = (type: number, flags: number, paddr: bigint, vaddr: bigint, size: bigint) => ({
     type,

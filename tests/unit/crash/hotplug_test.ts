@@ -9,6 +9,7 @@ import {
   hotplugVerdict,
   type KnownLoad,
   readHotplugSysfs,
+  recordContradicted,
   type UdevRuleState,
   type VerdictInput,
 } from "../../../lib/crash/hotplug.ts";
@@ -63,7 +64,7 @@ Deno.test("hotplugVerdict: crash_hotplug=1 — loaded with the flag, with kexec_
 Deno.test("hotplugVerdict: crash_hotplug=0 — loaded without the flag, with and without our record", () => {
   const ours = verdict({ record: record({ hotplug: false }) });
   assert.deepEqual([ours.behaviour, ours.reason], ["reload", "loaded-without-flag"]);
-  assert.match(ours.explanation, /without KEXEC_UPDATE_ELFCOREHDR \(kexec-ts --no-hotplug\)/);
+  assert.match(ours.explanation, /without the crash hotplug flag \(kexec-ts --no-hotplug\)/);
   const foreign = verdict({});
   assert.deepEqual([foreign.behaviour, foreign.reason], ["reload", "loaded-without-flag"]);
   assert.doesNotMatch(foreign.explanation, /--no-hotplug/);
@@ -90,8 +91,13 @@ Deno.test("hotplugVerdict: the udev wording — ours, another tool's, none", () 
   const other = { other: "/usr/lib/udev/rules.d/98-kexec.rules" };
   // Reload cases name who reloads.
   assert.match(
-    verdict({ udev: ours }).explanation,
+    verdict({ udev: ours, record: record({ hotplug: false }) }).explanation,
     /The udev rule \/etc\/udev\/rules\.d\/98-kexec-ts\.rules runs kexec-ts reload on each event\.$/,
+  );
+  // Our rule, but another tool's load: kexec-ts reload has nothing of its own to repeat.
+  assert.match(
+    verdict({ udev: ours }).explanation,
+    /runs kexec-ts reload, but kexec-ts did not load this crash kernel and will not replace another tool's load/,
   );
   assert.match(
     verdict({ udev: other }).explanation,
@@ -132,4 +138,73 @@ Deno.test("readHotplugSysfs: values, denied, absent", () => {
     "/sys/devices/system/memory/crash_hotplug": "1\n",
   }));
   assert.deepEqual(h, { elfcorehdrSizeBytes: 462448n, cpu: "denied", memory: 1 });
+});
+
+Deno.test("hotplugVerdict: who reloads, and whether a dump after the event is current", () => {
+  const ours = { ours: "/etc/udev/rules.d/98-kexec-ts.rules" };
+  const other = { other: "/etc/udev/rules.d/98-kexec.rules" };
+  const on: HotplugSysfs = { ...withConfig, memory: 1, cpu: 1 };
+  const absent: HotplugSysfs = { cpu: "absent", memory: "absent" };
+  const cases: [string, Partial<VerdictInput>, string, string, string][] = [
+    ["nothing loaded", { crashLoaded: false, udev: ours }, "none", "none", "no-dump"],
+    ["in place, rule skips", { sysfs: on, udev: ours, record: record() }, "in-place", "none", "current"],
+    ["in place, a peer's --hotplug load", { sysfs: on }, "in-place", "none", "current"],
+    [
+      "ours without flag + our rule",
+      { udev: ours, record: record({ hotplug: false }) },
+      "reload",
+      "kexec-ts",
+      "current",
+    ],
+    ["ours without flag, no rule", { record: record({ hotplug: false }) }, "reload", "none", "stale"],
+    ["a peer's load + our rule only", { udev: ours }, "reload", "none", "stale"],
+    ["a peer's load + its own rule", { udev: other }, "reload", "other-rule", "current"],
+    [
+      "both rules, our load",
+      { udev: { ...ours, ...other }, record: record({ hotplug: false }) },
+      "reload",
+      "kexec-ts",
+      "current",
+    ],
+    [
+      "6.1, our load + our rule",
+      { sysfs: absent, udev: ours, record: record({ hotplug: false }) },
+      "reload",
+      "kexec-ts",
+      "current",
+    ],
+    ["6.1, a peer's load + its rule", { sysfs: absent, udev: other }, "reload", "other-rule", "current"],
+    ["6.1, a peer's load, no rule", { sysfs: absent }, "reload", "none", "stale"],
+  ];
+  for (const [name, input, behaviour, reloader, dump] of cases) {
+    const v = verdict(input);
+    assert.deepEqual([v.behaviour, v.reloader, v.dumpAfterHotplug], [behaviour, reloader, dump], name);
+  }
+});
+
+Deno.test("hotplugVerdict: a record the kernel contradicts is another tool's later load, not ours", () => {
+  const ours = { ours: "/etc/udev/rules.d/98-kexec-ts.rules" };
+  // kexec-ts loaded with the flag; crash_hotplug now reads 0: a peer reloaded without it.
+  const v = verdict({ udev: ours, record: record() });
+  assert.deepEqual([v.behaviour, v.reason, v.reloader, v.dumpAfterHotplug], [
+    "reload",
+    "loaded-without-flag",
+    "none",
+    "stale",
+  ]);
+  assert.match(v.explanation, /kexec-ts' record is of an earlier load, which another tool replaced/);
+  // kexec-ts loaded with --no-hotplug; crash_hotplug now reads 1: a peer loaded with --hotplug or kexec_file_load.
+  const w = verdict({ sysfs: { ...withConfig, memory: 1 }, record: record({ hotplug: false }) });
+  assert.deepEqual([w.behaviour, w.reason], ["in-place", "loaded-by-other-tool"]);
+});
+
+Deno.test("recordContradicted: only a kernel with CONFIG_CRASH_HOTPLUG and a readable crash_hotplug can tell", () => {
+  const on: HotplugSysfs = { ...withConfig, memory: 1 };
+  assert.equal(recordContradicted(record(), on), false);
+  assert.equal(recordContradicted(record({ syscall: "kexec_file_load", hotplug: true }), on), false);
+  assert.equal(recordContradicted(record({ hotplug: false }), on), true);
+  assert.equal(recordContradicted(record(), withConfig), true);
+  assert.equal(recordContradicted(record({ hotplug: false }), withConfig), false);
+  assert.equal(recordContradicted(record(), { cpu: "absent", memory: "absent" }), false);
+  assert.equal(recordContradicted(record(), { ...withConfig, memory: "denied", cpu: "denied" }), false);
 });

@@ -50,3 +50,20 @@ Deno.test("crash regions: one reservation; main and low told apart by kexec_cras
   assert.deepEqual(requireCrashRegions(sys, iomem), { main: low, low: high });
   assert.equal(findCrashRegions(parseIomem("00100000-bffdffff : System RAM\n"), undefined), undefined);
 });
+
+Deno.test("crash regions: crashkernel=,cma ranges from /sys/kernel/kexec/crash_cma_ranges (or the old name)", () => {
+  const cma = { start: 0x57000000n, end: 0x67000000n };
+  const current = overlay(SYS, { "/sys/kernel/kexec/crash_cma_ranges": "57000000-66ffffff\n" });
+  assert.deepEqual(requireCrashRegions(current, IOMEM), { main: CRASH, cma: [cma] });
+  const legacy = overlay(SYS, { "/sys/kernel/kexec_crash_cma_ranges": "57000000-66ffffff\n" });
+  assert.deepEqual(requireCrashRegions(legacy, IOMEM), { main: CRASH, cma: [cma] });
+  // The attribute with nothing reserved, as 7.x shows it without ",cma": no cma field.
+  assert.deepEqual(requireCrashRegions(overlay(SYS, { "/sys/kernel/kexec/crash_cma_ranges": "" }), IOMEM), {
+    main: CRASH,
+  });
+  throwsKexec(
+    () => requireCrashRegions(overlay(SYS, { "/sys/kernel/kexec/crash_cma_ranges": "57000000:66ffffff\n" }), IOMEM),
+    "io",
+    /^\/sys\/kernel\/kexec\/crash_cma_ranges does not hold START-END lines of hex addresses/,
+  );
+});

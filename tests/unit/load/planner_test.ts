@@ -131,7 +131,15 @@ Deno.test("crash plan: everything in the Crash kernel range, elfcorehdr at the t
   const { crash } = fixtureRanges(machineDir("qemu-q35-2g-crash256m"));
   assert.ok(crash);
   assert.equal(plan.kind, "crash");
-  assert.equal(plan.flags, 0x3e0005n, "KEXEC_ARCH_X86_64 | KEXEC_UPDATE_ELFCOREHDR | KEXEC_ON_CRASH");
+  // The fixture machine runs 6.12: KEXEC_CRASH_HOTPLUG_SUPPORT (0x8), which x86 accepts since 6.10.
+  assert.equal(plan.flags, 0x3e0009n, "KEXEC_ARCH_X86_64 | KEXEC_CRASH_HOTPLUG_SUPPORT | KEXEC_ON_CRASH");
+  assert.ok(
+    plan.notes.includes(
+      "crash hotplug flag KEXEC_CRASH_HOTPLUG_SUPPORT (0x8) for kernel 6.12.117+deb12-amd64: 6.10+ defines it for " +
+        "every architecture and x86 accepts it",
+    ),
+    plan.notes.join("\n"),
+  );
   assert.equal(plan.hotplug, true);
   for (const s of plan.segments) assert.ok(inside(s, crash), `${s.role} inside the crash range`);
   assert.ok(plan.entry >= crash.start && plan.entry < crash.end);
@@ -326,4 +334,60 @@ Deno.test("the destination limit follows the paging mode: MAXMEM - 1 for 4-level
   assert.equal(four, (1n << 46n) - 1n);
   const la57 = overlayView(NOCRASH, { "/proc/cpuinfo": "processor\t: 0\nflags\t\t: fpu pae la57\n" });
   assert.equal(buildLoadPlan(loadRequest({ kernel }), la57, SEED).limits.maxAddress, (1n << 52n) - 1n);
+});
+
+Deno.test("crash plan: the hotplug flag follows the running kernel's version; --no-hotplug sets none", () => {
+  const on = (release: string) =>
+    buildLoadPlan(request({ kind: "crash" }), overlayView(CRASH, { "/proc/sys/kernel/osrelease": release }), SEED)
+      .plan;
+  assert.equal(on("6.9.12\n").flags, 0x3e0005n, "6.6-6.9: KEXEC_UPDATE_ELFCOREHDR");
+  assert.ok(
+    on("6.9.12\n").notes.some((n) =>
+      n.startsWith("crash hotplug flag KEXEC_UPDATE_ELFCOREHDR (0x4) for kernel 6.9.12")
+    ),
+  );
+  assert.equal(on("7.3.4+deb13-amd64\n").flags, 0x3e0009n);
+  const off = buildLoadPlan(request({ kind: "crash", hotplug: "off" }), CRASH, SEED).plan;
+  assert.equal(off.flags, 0x3e0001n);
+  assert.ok(!off.notes.some((n) => n.startsWith("crash hotplug flag")));
+});
+
+Deno.test("crash plan with crashkernel=,cma: the CMA range is capture-kernel RAM and not in the elfcorehdr", () => {
+  const sys = overlayView(CRASH, { "/sys/kernel/kexec/crash_cma_ranges": "57000000-66ffffff\n" });
+  const { plan } = buildLoadPlan(request({ kind: "crash" }), sys, SEED);
+  const plain = buildLoadPlan(request({ kind: "crash" }), CRASH, SEED).plan;
+  assert.ok(
+    plan.notes.includes(
+      "crashkernel=,cma ranges 0x57000000-0x66ffffff go to the capture kernel as usable memory and stay out of the " +
+        "dump, as the kernel's own loader does",
+    ),
+  );
+  // The elfcorehdr's PT_LOADs: the range at 0x100000-0x68000000 splits around the CMA range.
+  const loads = (p: typeof plan) => {
+    const hdr = byRole(p, "elfcorehdr").buf;
+    const dv = new DataView(hdr.buffer, hdr.byteOffset);
+    const out: [bigint, bigint][] = [];
+    for (let i = 0; i < dv.getUint16(56, true); i++) {
+      const o = 64 + i * 56;
+      if (dv.getUint32(o, true) === 1) out.push([dv.getBigUint64(o + 24, true), dv.getBigUint64(o + 40, true)]);
+    }
+    return out;
+  };
+  const withCma = loads(plan).filter(([p]) => p < 0x80000000n && p >= 0x100000n);
+  const without = loads(plain).filter(([p]) => p < 0x80000000n && p >= 0x100000n);
+  const covers = (l: [bigint, bigint][], a: bigint) => l.some(([p, n]) => a >= p && a < p + n);
+  assert.ok(covers(without, 0x60000000n) && !covers(withCma, 0x60000000n), "CMA memory is not dumped");
+  assert.ok(covers(withCma, 0x56fff000n) && covers(withCma, 0x67000000n), "its neighbours are");
+  // boot_params' e820 table lists the CMA range as RAM (type 1) for the capture kernel.
+  const bp = byRole(plan, "boot-params").buf;
+  const bdv = new DataView(bp.buffer, bp.byteOffset);
+  const e820: [bigint, bigint, number][] = [];
+  for (let i = 0; i < bp[0x1e8]; i++) {
+    const o = 0x2d0 + i * 20;
+    e820.push([bdv.getBigUint64(o, true), bdv.getBigUint64(o + 8, true), bdv.getUint32(o + 16, true)]);
+  }
+  assert.ok(
+    e820.some(([a, n, t]) => a === 0x57000000n && n === 0x10000000n && t === 1),
+    JSON.stringify(e820, (_, v) => typeof v === "bigint" ? v.toString(16) : v),
+  );
 });

@@ -185,6 +185,21 @@ Deno.test("decideReload: after our own failed reload, 'nothing loaded' does not 
   });
 });
 
+Deno.test("decideReload: another tool's load after ours (the kernel contradicts the record) is not replaced", async () => {
+  await inRunDir("0", () => {
+    // kexec-ts loaded with hotplug; crash_hotplug now reads 0 on a CONFIG_CRASH_HOTPLUG kernel: a peer's -c load.
+    writeCrashRecord({ ...record(), hotplug: true, flags: 0x3e0009 });
+    const sys = withRunDir(recordSystemView({ ...LOADED, "/sys/kernel/crash_elfcorehdr_size": "917616\n" }));
+    const d = decideReload(sys, crashRecordPath());
+    assert.equal(d.kind, "skip");
+    assert.match((d as { why: string }).why, /not kexec-ts' recorded load .* not replacing that tool's load/);
+    // Our own --no-hotplug load on the same kernel: reloaded as before.
+    writeCrashRecord(record());
+    assert.equal(decideReload(sys, crashRecordPath()).kind, "reload");
+    return Promise.resolve();
+  });
+});
+
 Deno.test("reloadSettleMs: default 1000, KEXEC_TS_RELOAD_SETTLE_MS overrides, garbage is a usage error", async () => {
   await inRunDir("", () => {
     assert.equal(reloadSettleMs(), 1000);

@@ -86,7 +86,12 @@ Deno.test("udevRulesText: the RUN line runs the command in the background, throu
   const text = udevRulesText(COMMAND);
   const script = runScript(text);
   assert.ok(script.startsWith("PATH=/usr/sbin:/usr/bin:/sbin:/bin; "));
-  assert.ok(script.includes("</sys/kernel/kexec_crash_loaded && [ $loaded = 1 ] || exit 0"));
+  assert.ok(
+    script.includes(
+      "{ read -r loaded </sys/kernel/kexec/crash_loaded || read -r loaded </sys/kernel/kexec_crash_loaded; } " +
+        "2>/dev/null && [ $loaded = 1 ] || exit 0",
+    ),
+  );
   assert.ok(script.includes(": >>/run/kexec-ts/reload.pending"));
   assert.ok(script.includes("flock -n /run/kexec-ts/reload.lock true; then exit 0"));
   assert.ok(script.includes(`then exec systemd-run --quiet --no-block --collect ${COMMAND}; fi`));
@@ -219,6 +224,7 @@ Deno.test("the RUN script under /bin/sh: skips unless loaded, marks pending, sto
     const run = `${tmp}/run`;
     const launched = `${tmp}/launched`;
     const script = runScript(udevRulesText(`/usr/bin/touch ${launched}`, run))
+      .replace("/sys/kernel/kexec/crash_loaded", `${tmp}/kexec/crash_loaded`)
       .replace("/sys/kernel/kexec_crash_loaded", `${tmp}/loaded`)
       .replace("[ -d /run/systemd/system ]", `[ -d ${tmp}/no-systemd ]`);
     const sh = async () => {
@@ -244,6 +250,16 @@ Deno.test("the RUN script under /bin/sh: skips unless loaded, marks pending, sto
     Deno.writeTextFileSync(`${tmp}/loaded`, "1\n");
     await sh();
     assert.ok(exists(`${run}/reload.pending`));
+    assert.ok(exists(launched));
+
+    // 6.19+: /sys/kernel/kexec/crash_loaded decides when it exists, not the deprecated name.
+    Deno.removeSync(launched);
+    Deno.mkdirSync(`${tmp}/kexec`);
+    Deno.writeTextFileSync(`${tmp}/kexec/crash_loaded`, "0\n");
+    await sh();
+    assert.equal(exists(launched), false, "kexec/crash_loaded reads 0: nothing starts");
+    Deno.writeTextFileSync(`${tmp}/kexec/crash_loaded`, "1\n");
+    await sh();
     assert.ok(exists(launched));
 
     const hasFlock = ["/usr/bin/flock", "/bin/flock"].some(exists);

@@ -47,3 +47,18 @@ Deno.test("captureMemmap: low-1M RAM, reserved ranges (nested ones too), crash r
     { start: 0xbfff0000n, end: 0xc0000000n, type: 4 },
   ]);
 });
+
+Deno.test("captureMemmap: crashkernel=,cma ranges go to the capture kernel as RAM", () => {
+  const hdr = { start: 0x77f1f000n, end: CRASH.end };
+  const cma = [{ start: 0x57000000n, end: 0x67000000n }];
+  const map = captureMemmap(IOMEM, { main: CRASH, cma }, hdr);
+  const ram = map.filter((e) => e.type === 1);
+  assert.deepEqual(ram, [
+    { start: 0x1000n, end: 0x9fc00n, type: 1 },
+    { start: 0x57000000n, end: 0x67000000n, type: 1 },
+    { start: CRASH.start, end: hdr.start, type: 1 },
+  ]);
+  // Everything else is as without CMA.
+  const without = captureMemmap(IOMEM, REGIONS, hdr);
+  assert.deepEqual(map.filter((e) => e.start !== 0x57000000n), without);
+});
