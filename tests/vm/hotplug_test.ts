@@ -1,10 +1,8 @@
 /**
- * Crash hotplug for kexec_load on a real kernel, with memory hot-added through QMP after the crash load:
- *  - default load: crash_hotplug reads 1, no reload runs, and after a panic /proc/vmcore covers the new memory
- *    (so purgatory accepted the elfcorehdr the kernel rewrote, which it must not hash);
- *  - --no-hotplug: crash_hotplug reads 0 and the dump misses the new memory; with the udev rule, kexec-ts reload
- *    fixes that;
- *  - storms of 8 hot-adds: no reload at all with hotplug on, a handful (coalesced) with it off.
+ * Crash hotplug for kexec_load on a real kernel, with memory hot-added through QMP after the crash load: storms of
+ * 8 hot-adds, no reload at all with hotplug on, a handful (coalesced) with it off. The single hot-add (default
+ * load, --no-hotplug, --no-hotplug with the udev rule) is a row of the crash-hotplug table on every kernel of the
+ * matrix: tests/vm/matrix.ts.
  */
 
 import assert from "node:assert/strict";
@@ -21,8 +19,6 @@ import {
 } from "./harness.ts";
 import { expectedDumpRam, summarizeVmcore, uncovered } from "./vmcore.ts";
 import { isSystemRam, parseIomem, walkIomem } from "../../lib/memory/iomem.ts";
-
-const MiB = 1024n * 1024n;
 
 /** Boots the hotplug-mem scenario in `mode` on a 2 GiB guest with 8 DIMM slots. */
 export function hotplugRun(mode: string): Promise<Run> {
@@ -54,45 +50,6 @@ function capture(run: Run) {
   assert.equal(numberMarker(run, "capture.makedumpfile-rc"), 0);
   return { vmcore, missing };
 }
-
-Deno.test("hotplug on (default): the kernel updates the elfcorehdr, no reload, vmcore covers the new memory", async () => {
-  const run = await hotplugRun("on");
-  assert.equal(marker(run, "before.memory_crash_hotplug"), "1");
-  assert.equal(marker(run, "after.memory_crash_hotplug"), "1");
-  assert.equal(marker(run, "reloads"), "0");
-  kernelWindowOnly(run, 2);
-  const status = JSON.parse(block(run, "status-json"));
-  assert.equal(status.verdict.behaviour, "in-place");
-  assert.equal(status.verdict.reason, "loaded-with-flag");
-  assert.match(status.udev.ours, /98-kexec-ts\.rules$/);
-  assert.equal(hotAdded(run).length, 1);
-  const { vmcore, missing } = capture(run);
-  assert.equal(missing, 0n, `vmcore misses ${missing} bytes`);
-  check(run, vmcore.loads.some((r) => r.start >= 0x100000000n), "no PT_LOAD for the hot-added DIMM");
-});
-
-Deno.test("--no-hotplug without a reload: crash_hotplug reads 0 and the vmcore lacks the new memory", async () => {
-  const run = await hotplugRun("off");
-  assert.equal(marker(run, "before.memory_crash_hotplug"), "0");
-  assert.equal(marker(run, "after.memory_crash_hotplug"), "0");
-  assert.equal(marker(run, "reloads"), "0");
-  const status = JSON.parse(block(run, "status-json"));
-  assert.equal(status.verdict.behaviour, "reload");
-  assert.equal(status.verdict.reason, "loaded-without-flag");
-  const { missing } = capture(run);
-  assert.equal(missing, 256n * MiB, "the dump should miss exactly the hot-added 256 MiB");
-});
-
-Deno.test("--no-hotplug with the udev rule: kexec-ts reload runs and the vmcore covers the new memory", async () => {
-  const run = await hotplugRun("reload");
-  assert.equal(marker(run, "after.memory_crash_hotplug"), "0");
-  assert.equal(marker(run, "after.kexec_crash_loaded"), "1");
-  const reloads = numberMarker(run, "reloads");
-  check(run, reloads >= 1 && reloads <= 2, `${reloads} reloads for one DIMM (2 memory blocks)`);
-  reloadsOk(run);
-  const { missing } = capture(run);
-  assert.equal(missing, 0n, `vmcore misses ${missing} bytes after the reload`);
-});
 
 Deno.test("storm of 8 hot-adds with hotplug on: 0 reloads, never without a crash kernel, vmcore covers all", async () => {
   const run = await hotplugRun("storm-on");

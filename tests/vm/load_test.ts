@@ -1,13 +1,15 @@
 /**
  * kexec_load of a bzImage on a real kernel: the second kernel boots with our command line and initrd, purgatory
  * verifies (or, with -i, skips) the SHA-256, catches corruption, bad plans never reach the kernel, and
- * Debian's kexec-tools (-c) boots the same files in the same VM.
+ * Debian's kexec-tools (-c) boots the same files in the same VM. -l + -e runs on every kernel of the matrix
+ * (scripts/vm/kernels.ts), the rest on the default 6.12.
  */
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { BIG_PAYLOAD_BYTES, pseudoRandom, STAGE2_MARKER } from "../../scripts/vm/images.ts";
 import { block, boot, check, expectRc, hasMarker, marker, type Run } from "./harness.ts";
+import { matrixKernels } from "../../scripts/vm/kernels.ts";
 
 function checkSecondKernel(run: Run, cmdlineMarker: string) {
   check(run, hasMarker(run, "stage2.boot"), "the kexec'd kernel never reached its init");
@@ -17,16 +19,19 @@ function checkSecondKernel(run: Run, cmdlineMarker: string) {
   check(run, !hasMarker(run, "exec-returned"), "kexec -e returned to the first kernel");
 }
 
-Deno.test("kexec-ts -l then -e boots the new kernel with our command line and initrd", async () => {
-  const run = await boot("load-exec");
-  expectRc(run, "plan", 0);
-  expectRc(run, "load", 0);
-  assert.equal(marker(run, "sys.kexec_loaded"), "1");
-  expectRc(run, "status-exit", 1); // kexec-tools -l -S: 1 when a kernel is loaded
-  assert.match(block(run, "load"), /^kexec_load: entry = 0x[0-9a-f]+ flags = 0x3e0000\nnr_segments = 4\n/);
-  checkSecondKernel(run, "ours-load-exec");
-  check(run, run.result.console.includes("kexec-ts purgatory: SHA-256 ok"), "purgatory did not report its check");
-});
+for (const kernel of matrixKernels()) {
+  Deno.test(`${kernel}: kexec-ts -l then -e boots the new kernel with our command line and initrd`, async () => {
+    const run = await boot("load-exec", { kernel });
+    expectRc(run, "plan", 0);
+    expectRc(run, "load", 0);
+    assert.equal(marker(run, "sys.kexec_loaded"), "1");
+    expectRc(run, "status-exit", 1); // kexec-tools -l -S: 1 when a kernel is loaded
+    assert.match(block(run, "load"), /^kexec_load: entry = 0x[0-9a-f]+ flags = 0x3e0000\nnr_segments = 4\n/);
+    checkSecondKernel(run, "ours-load-exec");
+    check(run, run.result.console.includes("kexec-ts purgatory: SHA-256 ok"), "purgatory did not report its check");
+    assert.equal(marker(run, "stage2.kernel"), marker(run, "kernel"), "the second kernel is the one loaded");
+  });
+}
 
 Deno.test("a 64 MiB initrd arrives intact (purgatory-verified) in the new kernel", async () => {
   const run = await boot("load-exec-big", { big: true });

@@ -52,11 +52,18 @@ export function summarizeVmcore(base64: string): VmcoreSummary {
   return { prstatus, vmcoreinfo, loads };
 }
 
-/** The first kernel's RAM a dump must cover: System RAM minus the low 1 MiB and the crash region(s). */
-export function expectedDumpRam(firstIomem: string): Range[] {
+/**
+ * The first kernel's RAM a dump must cover: System RAM minus the low 1 MiB and the crash region(s), and minus
+ * `exclude` (the crashkernel=,cma ranges, which the kernel's own loader leaves out of the dump).
+ */
+export function expectedDumpRam(firstIomem: string, exclude: readonly Range[] = []): Range[] {
   const iomem = parseIomem(firstIomem);
   const crash = findCrashRegions(iomem);
-  const holes = [{ start: 0n, end: 0x100000n }, ...(crash ? [crash.main, ...(crash.low ? [crash.low] : [])] : [])];
+  const holes = [
+    { start: 0n, end: 0x100000n },
+    ...(crash ? [crash.main, ...(crash.low ? [crash.low] : [])] : []),
+    ...exclude,
+  ];
   return mergeRanges(subtractRanges(walkIomem(iomem, isSystemRam).map((e) => ({ start: e.start, end: e.end })), holes));
 }
 

@@ -85,12 +85,44 @@ start_udevd() {
   udevadm settle --timeout=30
 }
 
-# reloads_settled: waits (up to 180 s) until udev is idle and no kexec-ts reload is pending or running, for 3 s.
+# start_peer_udevd LOAD: installs a kdump-utils-style rule for kexec-tools (98-kexec.rules: skip when crash_hotplug
+# reads 1, else reload through /usr/local/sbin/peer-reload, which unloads and runs LOAD again) and starts udevd.
+start_peer_udevd() {
+  mkdir -p /run/kts-peer /usr/local/sbin
+  cp /kts/tests/vm/guest/peer-reload.sh /usr/local/sbin/peer-reload && chmod 755 /usr/local/sbin/peer-reload
+  p_tool=${1%% *}
+  printf '# unload: %s -p -u\n%s\n' "$p_tool" "$1" > /run/kts-peer/load.sh
+  cat > /etc/udev/rules.d/98-kexec.rules <<'RULES'
+# Reload the kdump kernel through kexec-tools after CPU and memory hotplug, unless the kernel updates its
+# elfcorehdr itself (crash_hotplug reads 1): the shape of kdump-utils' 98-kexec.rules, for the guest.
+SUBSYSTEM=="cpu", ATTRS{crash_hotplug}=="1", GOTO="kts_peer_end"
+SUBSYSTEM=="memory", ATTRS{crash_hotplug}=="1", GOTO="kts_peer_end"
+SUBSYSTEM=="cpu", ACTION=="add", GOTO="kts_peer_reload"
+SUBSYSTEM=="cpu", ACTION=="remove", GOTO="kts_peer_reload"
+SUBSYSTEM=="memory", ACTION=="online", GOTO="kts_peer_reload"
+SUBSYSTEM=="memory", ACTION=="offline", GOTO="kts_peer_reload"
+GOTO="kts_peer_end"
+LABEL="kts_peer_reload"
+RUN+="/bin/sh -c '/usr/local/sbin/peer-reload </dev/null >/dev/null 2>&1 &'"
+LABEL="kts_peer_end"
+RULES
+  mkdir -p /run/udev
+  /lib/systemd/systemd-udevd --daemon || return 1
+  udevadm settle --timeout=30
+}
+
+# peer_reload_count: reloads the peer rule performed.
+peer_reload_count() { if [ -f /run/kts-peer/reload.log ]; then wc -l < /run/kts-peer/reload.log; else echo 0; fi; }
+
+# reloads_settled: waits (up to 180 s) until udev is idle and no reload (kexec-ts' or the peer rule's) is pending or
+# running, for 3 s.
 reloads_settled() {
   udevadm settle --timeout=60 2>/dev/null
   s_i=0; s_quiet=0
   while [ $s_quiet -lt 30 ]; do
-    if [ -e /run/kexec-ts/reload.pending ] || ! flock -n /run/kexec-ts/reload.lock true 2>/dev/null; then
+    if [ -e /run/kexec-ts/reload.pending ] ||
+      { [ -d /run/kexec-ts ] && ! flock -n /run/kexec-ts/reload.lock true 2>/dev/null; } ||
+      { [ -d /run/kts-peer ] && ! flock -n /run/kts-peer/lock true 2>/dev/null; }; then
       s_quiet=0
     else
       s_quiet=$((s_quiet + 1))

@@ -1,19 +1,65 @@
-# Memory hot-add after a crash load. kts.mode= on the kernel command line picks the variant:
-#   on        default load (hotplug on), udev rule installed: the kernel updates the elfcorehdr, no reload
-#   off       --no-hotplug, no udev rule: the elfcorehdr goes stale
-#   reload    --no-hotplug with the udev rule: kexec-ts reload brings it up to date
-#   storm-on / storm-reload   the same with 8 hot-adds of 256 MiB in a row
-# kts.pace=MS waits MS milliseconds between hot-adds (the benchmark's paced storm; default 0).
-# Then it panics; the capture kernel reports /proc/vmcore.
-mode=$(sed -n 's/.*kts\.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
-pace=$(sed -n 's/.*kts\.pace=\([0-9]*\).*/\1/p' /proc/cmdline)
-adds=1; case "$mode" in storm-*) adds=8 ;; esac
-extra=""; case "$mode" in off|reload|storm-reload) extra=--no-hotplug ;; esac
-case "$mode" in on|reload|storm-on|storm-reload) start_udevd || mark udevd failed ;; esac
-mark mode "$mode"
-block load kexec-ts -p $extra /boot/vmlinuz --initrd=/boot/stage2.cpio --console-serial \
-  --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 kts.marker=hotplug-$mode"
+# Memory hot-add after a crash load, then a panic; the capture kernel reports /proc/vmcore. One cell of the
+# crash-hotplug table (tests/vm/matrix.ts) per boot, chosen on the kernel command line:
+#   kts.loader=  kexec-ts        kexec-ts -p (hotplug on whenever the kernel has CONFIG_CRASH_HOTPLUG)
+#                kexec-ts-nohp   kexec-ts -p --no-hotplug
+#                old             Debian bookworm's kexec-tools 2.0.25, -c -p (kexec_load; it has no --hotplug)
+#                new             the newest kexec-tools (trixie's 2.0.29), -c -p --hotplug
+#   kts.udev=    rule  the loader's udev rule: kexec-ts' own (kexec-ts udev-rules --install) for kexec-ts, and for
+#                      kexec-tools a kdump-utils-style 98-kexec.rules that skips when crash_hotplug reads 1 and
+#                      otherwise reloads through the same kexec-tools and command (tests/vm/guest/peer-reload.sh)
+#                none  no rule, no udevd
+#   kts.adds=N   hot-adds of 256 MiB (default 1); kts.pace=MS waits MS milliseconds between them (the benchmark)
+#   kts.refuse=1 first try the loads this kernel must refuse (--hotplug without CONFIG_CRASH_HOTPLUG), each of
+#                which must leave nothing loaded
+# The older kts.mode= still works: on (kexec-ts + rule), off (kexec-ts-nohp, none), reload (kexec-ts-nohp + rule),
+# storm-on / storm-reload (the same with 8 hot-adds).
+arg() { sed -n "s/.*kts\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+mode=$(arg mode)
+loader=$(arg loader); udev=$(arg udev); adds=$(arg adds); pace=$(arg pace)
+case "$mode" in
+  on) loader=kexec-ts udev=rule ;;
+  off) loader=kexec-ts-nohp udev=none ;;
+  reload) loader=kexec-ts-nohp udev=rule ;;
+  storm-on) loader=kexec-ts udev=rule adds=8 ;;
+  storm-reload) loader=kexec-ts-nohp udev=rule adds=8 ;;
+esac
+: "${loader:=kexec-ts}" "${udev:=none}" "${adds:=1}"
+cell="${mode:-$loader-$udev}"
+K=/boot/vmlinuz I=/boot/stage2.cpio
+A="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 memhp_default_state=offline kts.marker=hotplug-$cell"
+case "$loader" in
+  kexec-ts) load="kexec-ts -p $K --initrd=$I --console-serial" ;;
+  kexec-ts-nohp) load="kexec-ts -p --no-hotplug $K --initrd=$I --console-serial" ;;
+  old) load="kexec -c -p $K --initrd=$I" ;;
+  new) load="kexec-new -c -p --hotplug $K --initrd=$I" ;;
+  *) mark bad-loader "$loader"; exit 2 ;;
+esac
+mark mode "$cell"
+mark loader "$loader"
+mark udev "$udev"
+token="kts-first-kernel-$(cut -c1-8 /proc/sys/kernel/random/uuid)"
+echo "$token" > /dev/kmsg
+mark first-kernel-token "$token"
+mark first-cpus "$(cat /sys/devices/system/cpu/online)"
+case "$loader" in old) mark peer-version "$(kexec -v 2>&1 | head -n1)" ;; new) mark peer-version "$(kexec-new -v 2>&1 | head -n1)" ;; esac
+
+if [ "$(arg refuse)" = 1 ]; then
+  block refuse-new kexec-new -c -p --hotplug $K --initrd=$I --append="$A"
+  sysval refuse-new.crash_loaded /sys/kernel/kexec_crash_loaded
+  block refuse-kexec-ts kexec-ts -p --hotplug $K --initrd=$I --append="$A"
+  sysval refuse-kexec-ts.crash_loaded /sys/kernel/kexec_crash_loaded
+fi
+
+if [ "$udev" = rule ]; then
+  case "$loader" in
+    kexec-ts*) start_udevd || mark udevd failed ;;
+    *) start_peer_udevd "$load --append=\"$A\"" || mark udevd failed ;;
+  esac
+fi
+block load sh -c "$load --append=\"$A\""
 sysval before.memory_crash_hotplug /sys/devices/system/memory/crash_hotplug
+sysval before.kexec_crash_loaded /sys/kernel/kexec_crash_loaded
+block status-before kexec-ts status --json
 want=$(( $(online_blocks) + adds * 256 / $(block_mib) ))
 poll_crash_loaded_start
 t0=$(now_ms)
@@ -31,7 +77,9 @@ poll_crash_loaded_stop storm
 sysval after.memory_crash_hotplug /sys/devices/system/memory/crash_hotplug
 sysval after.kexec_crash_loaded /sys/kernel/kexec_crash_loaded
 mark reloads "$(reload_count)"
+mark peer-reloads "$(peer_reload_count)"
 block reload-log cat /run/kexec-ts/reload.log
+block peer-reload-log cat /run/kts-peer/reload.log
 block status-json kexec-ts status --json
 block crash-hp-dmesg sh -c 'dmesg | grep -i "crash hp" | tail -n 20'
 block first-iomem cat /proc/iomem

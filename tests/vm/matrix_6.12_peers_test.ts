@@ -1,0 +1,4 @@
+/** The crash-hotplug table on the 6.12 kernel, peers rows (tests/vm/matrix.ts). */
+import { registerCells } from "./matrix.ts";
+
+registerCells("6.12", "peers");

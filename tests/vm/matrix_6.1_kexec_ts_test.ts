@@ -1,0 +1,4 @@
+/** The crash-hotplug table on the 6.1 kernel, kexec-ts rows (tests/vm/matrix.ts). */
+import { registerCells } from "./matrix.ts";
+
+registerCells("6.1", "kexec-ts");
