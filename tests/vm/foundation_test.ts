@@ -57,6 +57,12 @@ function checkStatusAgainstKernel(run: Run, crashReserved: boolean) {
   assert.equal(s.verdict.behaviour, "none");
   assert.equal(s.verdict.reason, "nothing-loaded");
   assert.equal(s.verdict.dumpAfterHotplug, "no-dump");
+  console.log(
+    `status on ${s.kernelRelease}: sysfs ${s.sysfs.layout}${s.sysfs.legacyAlsoPresent ? " (+ old names)" : ""}, ` +
+      `crash_elfcorehdr_size ${s.hotplug.elfcorehdrSizeBytes}, crash_hotplug cpu ${s.hotplug.cpu} memory ` +
+      `${s.hotplug.memory}, CMA ranges ${JSON.stringify(s.crashCmaRanges)}, load limits ${s.loadLimitPanic}/` +
+      `${s.loadLimitReboot}, lockdown ${s.lockdown}`,
+  );
   expectRc(run, "status-text", 0);
   check(
     run,

@@ -259,7 +259,10 @@ export function registerCells(kernel: KernelId, group: "peers" | "kexec-ts"): vo
         const run = await (withRefusals ? (refusalRun ??= cellRun(cell, true)) : cellRun(cell));
         if (withRefusals) checkRefusals(run);
         const seen = checkCell(run, cell);
-        console.log(`matrix ${kernel} ${loader} ${udev}: ${seen} (${Math.round(run.result.elapsedMs / 1000)} s)`);
+        console.log(
+          `matrix ${kernel} ${loader} ${udev}: ${seen} (VM ${Math.round(run.result.elapsedMs / 1000)} s, panic to ` +
+            `capture init ${(panicToCaptureMs(run) / 1000).toFixed(1)} s)`,
+        );
       });
     }
   }
