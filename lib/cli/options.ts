@@ -181,7 +181,7 @@ export const OPTIONS: readonly OptionDef[] = [
     long: ["no-hotplug"],
     arg: "none",
     group: "crash",
-    help: "-p: load without KEXEC_UPDATE_ELFCOREHDR (default: on when the kernel supports it)",
+    help: "-p: load without the crash hotplug flag (default: on when the kernel supports it)",
   },
   {
     name: "elf64-core-headers",

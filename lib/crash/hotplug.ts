@@ -4,7 +4,8 @@
  * Two behaviours exist (see ../../../shared/reference/kernel-interface.md §3):
  *  (a) `reload`: userspace must unload and reload the crash kernel so its elfcorehdr describes the new memory/CPUs;
  *  (b) `in-place`: the kernel rewrites the elfcorehdr segment itself (CONFIG_CRASH_HOTPLUG, and the image was loaded
- *      with kexec_file_load or with KEXEC_UPDATE_ELFCOREHDR through kexec_load).
+ *      with kexec_file_load, or through kexec_load with KEXEC_UPDATE_ELFCOREHDR or, since 6.10,
+ *      KEXEC_CRASH_HOTPLUG_SUPPORT).
  * `/sys/devices/system/{cpu,memory}/crash_hotplug` reads 1 exactly in case (b).
  *
  * @module
@@ -80,7 +81,7 @@ export type VerdictReason =
   | "no-kexec" // kernel without CONFIG_KEXEC_CORE
   | "nothing-loaded" // no crash image: nothing to update
   | "no-crash-hotplug" // kernel without CONFIG_CRASH_HOTPLUG
-  | "loaded-with-flag" // kexec-ts loaded it with KEXEC_UPDATE_ELFCOREHDR
+  | "loaded-with-flag" // kexec-ts loaded it with the crash hotplug flag (0x4 or 0x8)
   | "loaded-with-file-load" // loaded through kexec_file_load: always hotplug-capable
   | "loaded-by-other-tool" // crash_hotplug reads 1 but we did not load it
   | "loaded-without-flag" // kexec_load without the flag (ours with --no-hotplug, or another tool)

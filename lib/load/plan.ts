@@ -45,7 +45,7 @@ export interface LoadPlan {
   kernelEntry: bigint;
   /** Physical address of boot_params (in %rsi when purgatory enters the kernel). */
   bootParams: bigint;
-  /** KEXEC_UPDATE_ELFCOREHDR requested. */
+  /** The crash hotplug flag (KEXEC_UPDATE_ELFCOREHDR or KEXEC_CRASH_HOTPLUG_SUPPORT, by kernel version) requested. */
   hotplug: boolean;
   /** The regions purgatory hashes, and the digest it expects. */
   shaRegions: { start: bigint; len: bigint }[];
