@@ -114,15 +114,18 @@ RULES
 # peer_reload_count: reloads the peer rule performed.
 peer_reload_count() { if [ -f /run/kts-peer/reload.log ]; then wc -l < /run/kts-peer/reload.log; else echo 0; fi; }
 
+# held FILE: whether some process holds an flock on FILE, read from /proc/locks. Probing with flock -n would take the
+# lock for a moment, and a udev rule or a reload that looks at that moment would think a reload holds it and leave.
+held() { [ -e "$1" ] && grep -q ":$(stat -c %i "$1") " /proc/locks; }
+
 # reloads_settled: waits (up to 180 s) until udev is idle and no reload (kexec-ts' or the peer rule's) is pending or
 # running, for 3 s.
 reloads_settled() {
   udevadm settle --timeout=60 2>/dev/null
   s_i=0; s_quiet=0
   while [ $s_quiet -lt 30 ]; do
-    if [ -e /run/kexec-ts/reload.pending ] ||
-      { [ -d /run/kexec-ts ] && ! flock -n /run/kexec-ts/reload.lock true 2>/dev/null; } ||
-      { [ -d /run/kts-peer ] && ! flock -n /run/kts-peer/lock true 2>/dev/null; }; then
+    if [ -e /run/kexec-ts/reload.pending ] || held /run/kexec-ts/reload.lock || held /run/kts-peer/lock ||
+      held /run/kts-peer/reload.lock; then
       s_quiet=0
     else
       s_quiet=$((s_quiet + 1))
