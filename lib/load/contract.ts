@@ -8,30 +8,22 @@
  */
 
 import type { Range } from "../memory/ranges.ts";
+import type { PlacementRequest } from "../memory/placement.ts";
 import type { IomemEntry } from "../memory/iomem.ts";
 import type { CrashRegions } from "../crash/region.ts";
 import type { SegmentRole } from "./plan.ts";
 import type { LoadKind } from "./request.ts";
 
-/** One buffer a loader wants in memory: its contents and the constraints on its physical address. */
-export interface BufferRequest {
+/**
+ * One buffer a loader wants in memory: its contents and the constraints on its physical address (memsz, align,
+ * min, max, topDown, prefer as in a placement request).
+ */
+export interface BufferRequest extends Omit<PlacementRequest, "what"> {
   role: SegmentRole;
   /** Words for messages ("kernel", "boot_params"); default: the role. */
   what?: string;
   /** The contents, or a function of the chosen address giving them (boot data that points into itself). */
   bytes: Uint8Array | ((mem: bigint) => Uint8Array);
-  /** Bytes of memory to reserve (at least the contents; rounded up to pages). */
-  memsz: bigint;
-  /** Alignment of the start, a power of two (at least a page is used). */
-  align: bigint;
-  /** Lowest start address. */
-  min: bigint;
-  /** Highest end address, exclusive. */
-  max: bigint;
-  /** Place as high as possible (else as low as possible). */
-  topDown: boolean;
-  /** Try exactly this start first. */
-  prefer?: bigint;
   /** Why the window is what it is, for the message when nothing fits in it ("below 4 GiB: no XLF_..."). */
   why?: string;
 }

@@ -15,6 +15,7 @@
 import { fail, KexecError } from "../errors.ts";
 import { readText, type SystemView } from "../system.ts";
 import { writeFileAtomic } from "../files.ts";
+import { jsonFields } from "../json_fields.ts";
 import { type LoadRequest, loadRequest, requestFromJson, requestToJson } from "../load/request.ts";
 
 /** Where kexec-ts keeps its state by default: tmpfs, gone with the boot like the loaded image. */
@@ -99,34 +100,22 @@ export function requestFromV1Argv(argv: readonly string[], where: string): LoadR
 
 /** Checks every field of a parsed record; converts version 1. */
 export function recordFromJson(value: unknown, where: string): CrashLoadRecord {
-  const bad = (field: string, want: string): never =>
-    fail("io", `${where}: field "${field}" is not ${want}; load again with kexec-ts -p`);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) bad("record", "an object");
-  const o = value as Record<string, unknown>;
-  if (o.version !== 1 && o.version !== 2) bad("version", "1 or 2");
-  let request: LoadRequest;
-  if (o.version === 1) {
-    if (!Array.isArray(o.argv)) bad("argv", "a list");
-    request = requestFromV1Argv(o.argv as unknown[] as string[], where);
-  } else {
-    request = requestFromJson(o.request, where);
-  }
-  if (request.kind !== "crash") bad("request.kind", '"crash"');
-  if (o.syscall !== "kexec_load" && o.syscall !== "kexec_file_load") bad("syscall", "kexec_load or kexec_file_load");
-  if (typeof o.flags !== "number" || !Number.isInteger(o.flags) || o.flags < 0 || o.flags > 0xffffffff) {
-    bad("flags", "a 32-bit number");
-  }
-  if (typeof o.hotplug !== "boolean") bad("hotplug", "true or false");
-  if (typeof o.bootId !== "string") bad("bootId", "a string");
-  if (typeof o.loadedAt !== "string" || Number.isNaN(Date.parse(o.loadedAt as string))) bad("loadedAt", "a time");
+  const f = jsonFields(value, where, "record", "load again with kexec-ts -p");
+  const version = f.int("version", 1, 2, "1 or 2");
+  const request = version === 1
+    ? requestFromV1Argv(f.strings("argv", "a list"), where)
+    : requestFromJson(f.raw.request, where);
+  if (request.kind !== "crash") f.bad("request.kind", '"crash"');
+  const loadedAt = f.raw.loadedAt;
+  if (typeof loadedAt !== "string" || Number.isNaN(Date.parse(loadedAt))) f.bad("loadedAt", "a time");
   return {
     version: 2,
     request,
-    syscall: o.syscall as CrashLoadRecord["syscall"],
-    flags: o.flags as number,
-    hotplug: o.hotplug as boolean,
-    bootId: o.bootId as string,
-    loadedAt: o.loadedAt as string,
+    syscall: f.oneOf("syscall", ["kexec_load", "kexec_file_load"] as const),
+    flags: f.int("flags", 0, 0xffffffff, "a 32-bit number"),
+    hotplug: f.bool("hotplug"),
+    bootId: f.str("bootId"),
+    loadedAt: loadedAt as string,
   };
 }
 

@@ -44,3 +44,24 @@ export function le(bytes: Uint8Array) {
     u64: (o: number) => dv.getBigUint64(o, true),
   };
 }
+
+/** Setup header offsets from Documentation/arch/x86/boot.rst, written out independently of lib/'s table. */
+export const BOOT_RST = {
+  setup_sects: 0x1f1,
+  syssize: 0x1f4,
+  boot_flag: 0x1fe,
+  jump: 0x200,
+  header: 0x202,
+  version: 0x206,
+  loadflags: 0x211,
+  initrd_addr_max: 0x22c,
+  kernel_alignment: 0x230,
+  relocatable_kernel: 0x234,
+  min_alignment: 0x235,
+  xloadflags: 0x236,
+  cmdline_size: 0x238,
+  payload_offset: 0x248,
+  payload_length: 0x24c,
+  pref_address: 0x258,
+  init_size: 0x260,
+} as const;
