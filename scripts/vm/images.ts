@@ -16,7 +16,7 @@
 
 import { createHash } from "node:crypto";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
-import { DEFAULT_KERNEL, type KernelId, kernelImage } from "./kernels.ts";
+import { DEFAULT_KERNEL, KERNEL_IDS, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
 
 /** The checkout root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -190,6 +190,29 @@ export function pseudoRandom(len: number, seed = 0x9e3779b9): Uint8Array {
   return out;
 }
 
+/**
+ * The guest kernels' efivarfs modules (scripts/setup.d/kernels.sh keeps them in .cache/kernels/ID/efivarfs/RELEASE/)
+ * as /lib/modules/RELEASE/efivarfs.ko: Debian builds efivarfs as a module, and the UEFI tests list and read EFI
+ * variables in the first, second and capture kernels. Every kernel's copy goes in (each is < 150 KB), so the
+ * kernel-independent stage-2 initrd has the one for whichever kernel boots it.
+ */
+function addGuestModules(t: Tree): void {
+  for (const id of KERNEL_IDS) {
+    const dir = `${kernelDir(id)}/efivarfs`;
+    let releases: Deno.DirEntry[];
+    try {
+      releases = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const r of releases) {
+      try {
+        t.hostFile(`/lib/modules/${r.name}/efivarfs.ko`, `${dir}/${r.name}/efivarfs.ko`);
+      } catch { /* that kernel's package had none */ }
+    }
+  }
+}
+
 /** The marker file the stage-2 initrd carries; the guest prints it so tests know our initrd was used. */
 export const STAGE2_MARKER = "kexec-ts-stage2-initrd-7f3a";
 
@@ -199,6 +222,7 @@ function stage2Tree(payloadBytes: number): Tree {
   t.hostFile("/init", `${ROOT}/tests/vm/guest/stage2-init.sh`, 0o755);
   t.program("/usr/bin/makedumpfile", HOST_PROGRAMS.makedumpfile);
   t.file("/kts-marker", STAGE2_MARKER + "\n");
+  addGuestModules(t);
   if (payloadBytes) t.file("/payload.bin", pseudoRandom(payloadBytes));
   return t;
 }
@@ -230,6 +254,7 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   const t = new Tree();
   t.base();
   t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
+  addGuestModules(t);
   t.program("/usr/local/bin/deno", DENO);
   t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
   t.program("/lib/systemd/systemd-udevd", HOST_PROGRAMS.udevd);
