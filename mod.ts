@@ -33,7 +33,15 @@ export { KexecError } from "./lib/errors.ts";
 export type { ErrorCode } from "./lib/errors.ts";
 export { composeCmdline, loadRequest, splitCmdline } from "./lib/load/request.ts";
 export type { HotplugChoice, LoadKind, LoadRequest, LoadRequestInit, SyscallChoice } from "./lib/load/request.ts";
-export type { LoadPlan, PlanLimits, PlanSegment, SegmentRole } from "./lib/load/plan.ts";
+export type {
+  FirmwareHandover,
+  FirmwareRecord,
+  LoadPlan,
+  PlanLimits,
+  PlanSegment,
+  SegmentRole,
+} from "./lib/load/plan.ts";
+export type { FirmwareStatus, SecureBootState } from "./lib/arch/mod.ts";
 export type { FileLoadPlan, LoadOptions, LoadOutcome } from "./lib/load/load.ts";
 export type { CrashRegionStatus, KexecStatus, SyscallPresence } from "./lib/status.ts";
 export type {

@@ -1,11 +1,12 @@
 /**
  * `kexec-ts status`: everything the running kernel says about kexec, crash dumps and crash hotplug, plus the
- * hotplug verdict. All reads go through the SystemView; nothing here needs root, though some values are only
+ * hotplug verdict and the firmware (UEFI or BIOS, EFI runtime services and map, Secure Boot). All reads go through the SystemView; nothing here needs root, though some values are only
  * visible to root (they then show as "denied").
  *
  * @module
  */
 
+import { KexecError } from "./errors.ts";
 import { findCrashRegions } from "./crash/region.ts";
 import {
   findUdevRules,
@@ -19,6 +20,7 @@ import { type CrashLoadRecord, readCrashRecord } from "./reload/record.ts";
 import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
 import type { Range } from "./memory/ranges.ts";
 import { exists, readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
+import { currentArch, type FirmwareStatus } from "./arch/mod.ts";
 
 /** Whether a syscall is compiled into the running kernel, from `/proc/kallsyms`. */
 export type SyscallPresence = "yes" | "no" | "unknown";
@@ -64,6 +66,8 @@ export interface KexecStatus {
   recordProblem?: string;
   /** What a CPU or memory hotplug event will do to the loaded crash image, and why. */
   verdict: HotplugVerdict;
+  /** The firmware: UEFI or BIOS, EFI runtime services and runtime map, Secure Boot (absent off x86_64). */
+  firmware?: FirmwareStatus;
 }
 
 /**
@@ -128,5 +132,19 @@ export function gatherStatus(sys: SystemView): KexecStatus {
     record,
     recordProblem: read.kind === "bad" ? read.why : undefined,
     verdict: hotplugVerdict({ kexecSupported, crashLoaded, sysfs: hotplug, record, udev }),
+    firmware: firmwareStatus(sys),
   };
+}
+
+/**
+ * The firmware as the architecture reads it; undefined where kexec-ts has no architecture folder, or when the
+ * kernel's EFI files are malformed (status reports what it can; a load names the file).
+ */
+function firmwareStatus(sys: SystemView): FirmwareStatus | undefined {
+  try {
+    return currentArch().firmwareStatus?.(sys);
+  } catch (e) {
+    if (e instanceof KexecError) return undefined;
+    throw e;
+  }
 }

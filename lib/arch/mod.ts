@@ -10,7 +10,7 @@ import { fail } from "../errors.ts";
 import type { Arch } from "./types.ts";
 import { x86_64 } from "./x86_64/mod.ts";
 
-export type { AddressWindow, Arch, CoreDumpFacts } from "./types.ts";
+export type { AddressWindow, Arch, CoreDumpFacts, FirmwareStatus, SecureBootState } from "./types.ts";
 
 /**
  * The architecture of this process (kexec loads a kernel for the machine it runs on).

@@ -15,6 +15,30 @@ import type { CoreDumpFacts } from "../crash/elfcorehdr.ts";
 
 export type { CoreDumpFacts };
 
+/** Secure Boot as the running machine reports it, and where that was read. */
+export interface SecureBootState {
+  /** `setup-mode`: Secure Boot off because no platform key is enrolled. */
+  state: "enabled" | "disabled" | "setup-mode" | "unknown";
+  /** `efivars`: the SecureBoot/SetupMode variables; `boot_params`: what the EFI stub found at boot. */
+  source?: "efivars" | "boot_params";
+}
+
+/** The running machine's firmware, for `status`. */
+export type FirmwareStatus =
+  | { kind: "bios" }
+  | {
+    kind: "uefi";
+    /** 64 or 32 (fw_platform_size). */
+    platformBits?: number;
+    /** EFI runtime services in the running kernel. */
+    runtimeServices: "on" | "off" | "unknown";
+    /** The command-line parameter that turned them off (`noefi`, `efi=noruntime`). */
+    runtimeOffBy?: string;
+    /** /sys/firmware/efi/runtime-map: what a kexec_load handover of runtime services needs. */
+    runtimeMap: { kind: "present"; entryCount: number } | { kind: "absent" } | { kind: "denied" };
+    secureBoot: SecureBootState;
+  };
+
 /** A window buffers may be placed in, `[min, max)`. */
 export interface AddressWindow {
   min: bigint;
@@ -42,4 +66,6 @@ export interface Arch<M = unknown> {
   /** Free bytes a crash region must keep after our segments, for the kernel's control and page-table pages. */
   crashSlackBytes(ramTop: bigint): bigint;
   core: CoreDumpFacts;
+  /** The running machine's firmware as `status` shows it (UEFI or BIOS, runtime services, Secure Boot). */
+  firmwareStatus?(sys: SystemView): FirmwareStatus;
 }

@@ -100,6 +100,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     memMin: undefined as bigint | undefined,
     memMax: undefined as bigint | undefined,
     noChecks: false,
+    noefi: false,
   };
 
   for (const o of options) {
@@ -189,8 +190,10 @@ export function parseInvocation(argv: readonly string[]): Invocation {
         if (o.value !== "115200") fail("not-implemented", "not implemented yet: --serial-baud other than 115200");
         break;
       case "elf64-core-headers":
+        break; // x86_64 always writes ELF64 core headers
       case "noefi":
-        break; // x86_64 always writes ELF64 core headers; kexec-ts never passes EFI runtime services
+        load.noefi = true;
+        break;
       case "dry-run":
         inv.dryRun = true;
         break;

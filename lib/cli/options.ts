@@ -243,7 +243,7 @@ export const OPTIONS: readonly OptionDef[] = [
     long: ["noefi"],
     arg: "none",
     group: "misc",
-    help: "accepted; kexec-ts never passes EFI runtime services",
+    help: "hand the new kernel no EFI (it boots as on a BIOS machine)",
   },
   { name: "help", long: ["help"], short: "h", arg: "none", group: "misc", help: "this text" },
   { name: "help", long: [], short: "?", arg: "none", group: "misc", help: "this text" },

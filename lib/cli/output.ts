@@ -9,7 +9,8 @@
 import { hex } from "../errors.ts";
 import { describeFlags } from "../abi.ts";
 import { sha256Hex } from "../purgatory/digest.ts";
-import type { LoadPlan } from "../load/plan.ts";
+import type { FirmwareHandover, LoadPlan } from "../load/plan.ts";
+import type { FirmwareStatus } from "../arch/mod.ts";
 import type { FileLoadPlan, LoadOutcome } from "../load/load.ts";
 import { flagText } from "../crash/hotplug.ts";
 import { formatRange, type Range } from "../memory/ranges.ts";
@@ -82,6 +83,7 @@ export function renderStatus(s: KexecStatus): string {
   rows.push(["kexec_load_disabled", yesNo(s.kexecLoadDisabled)]);
   rows.push(["load limits", `panic ${limitText(s.loadLimitPanic)}, reboot ${limitText(s.loadLimitReboot)}`]);
   rows.push(["udev rule", s.udev.ours ?? s.udev.other ?? "none"]);
+  if (s.firmware) rows.push(["firmware", firmwareText(s.firmware)]);
   if (s.record) {
     rows.push([
       "last kexec-ts -p load",
@@ -98,6 +100,38 @@ export function renderStatus(s: KexecStatus): string {
     : "nothing to update";
   return rows.map(([k, val]) => `${k.padEnd(width)}  ${val}`).join("\n") +
     `\n\nhotplug verdict: ${head} [${v.reason}]\n  ${v.explanation}\n`;
+}
+
+/** `UEFI (64-bit), runtime services on, runtime map 6 entries, Secure Boot disabled (efivars)`, or `BIOS`. */
+export function firmwareText(f: FirmwareStatus): string {
+  if (f.kind === "bios") return "BIOS";
+  const map = f.runtimeMap.kind === "present"
+    ? `runtime map ${f.runtimeMap.entryCount} entries`
+    : f.runtimeMap.kind === "denied"
+    ? "runtime map unreadable (not root)"
+    : "no runtime map";
+  const rt = f.runtimeServices === "off"
+    ? `runtime services off (${f.runtimeOffBy})`
+    : `runtime services ${f.runtimeServices}`;
+  const sb = f.secureBoot.state === "unknown"
+    ? "Secure Boot unknown"
+    : `Secure Boot ${f.secureBoot.state}${f.secureBoot.source ? ` (${f.secureBoot.source})` : ""}`;
+  return `UEFI${f.platformBits ? ` (${f.platformBits}-bit)` : ""}, ${rt}, ${map}, ${sb}`;
+}
+
+/** The firmware part of a plan, for people: what is passed, and on EFI machines what is withheld and why. */
+export function renderFirmwareHandover(f: FirmwareHandover): string[] {
+  const lines = [
+    `firmware  ${f.machine === "uefi" ? "UEFI" : "BIOS"} machine; the new kernel gets ${
+      f.handover === "efi" ? "EFI (runtime services and tables)" : "no EFI (as on a BIOS machine)"
+    }`,
+  ];
+  for (const r of f.records) lines.push(`  ${r.name.padEnd(15)} ${r.detail}`);
+  if (f.withheld) {
+    lines.push(`  EFI withheld: ${f.withheld.reason}; ${f.withheld.lacks}`);
+    if (f.withheld.hint) lines.push(`  better: ${f.withheld.hint}`);
+  }
+  return lines;
 }
 
 /** A plan as JSON-ready data: segments with role, addresses, sizes and the SHA-256 of their bytes. */
@@ -123,6 +157,7 @@ export function planToJson(plan: LoadPlan): Record<string, unknown> {
     shaRegions: plan.shaRegions,
     digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     notes: plan.notes,
+    firmware: plan.firmware,
   };
 }
 
@@ -136,6 +171,7 @@ export function renderPlan(plan: LoadPlan): string {
     } in %rsi`,
     `flags     ${h(plan.flags)} (${describeFlags(plan.flags)})`,
     `cmdline   ${plan.cmdline}`,
+    ...(plan.firmware ? renderFirmwareHandover(plan.firmware) : []),
     "segments",
     `  #  ${"role".padEnd(12)} ${"mem".padEnd(18)} ${"memsz".padEnd(11)} ${"bufsz".padEnd(11)} sha256`,
   ];

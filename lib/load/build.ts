@@ -82,6 +82,7 @@ export function buildLoadPlan(
     skipChecks: req.noChecks,
     serialPort: req.serialPort,
     rngSeed,
+    noefi: req.noefi,
   };
   const limits = (allowed: readonly Range[], crash?: Range): PlanLimits => ({
     allowed,

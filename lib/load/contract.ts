@@ -11,7 +11,7 @@ import type { Range } from "../memory/ranges.ts";
 import type { PlacementRequest } from "../memory/placement.ts";
 import type { IomemEntry } from "../memory/iomem.ts";
 import type { CrashRegions } from "../crash/region.ts";
-import type { SegmentRole } from "./plan.ts";
+import type { FirmwareHandover, SegmentRole } from "./plan.ts";
 import type { LoadKind } from "./request.ts";
 
 /**
@@ -50,6 +50,8 @@ export interface LoadContext<M = unknown> {
   crash?: CrashContext;
   /** 32 random bytes for the next kernel's RNG seed (fixed in tests). */
   rngSeed: Uint8Array;
+  /** `--noefi`: hand the next kernel no EFI, as on a BIOS machine. */
+  noefi?: boolean;
   /**
    * Places a buffer and returns its physical address.
    * @throws KexecError("layout") naming the buffer, the window and the fix, when nothing fits
@@ -63,6 +65,8 @@ export interface LoadContext<M = unknown> {
 export interface LoadedImage {
   kernelEntry: bigint;
   bootParams: bigint;
+  /** What it passes about the firmware (EFI or not), for the plan. */
+  firmware?: FirmwareHandover;
 }
 
 /**

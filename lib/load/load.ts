@@ -148,6 +148,8 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   }
 
   const { plan, limits } = built!;
+  const efiWarning = withheldEfiWarning(plan);
+  if (efiWarning) warnings.push(efiWarning);
   if (opts.dryRun) return { syscall: "kexec_load", plan, loaded: false, warnings };
   unloadNormal();
   executePlan(plan, limits, env, opts.debug);
@@ -197,6 +199,13 @@ function recordCrashLoad(
     loadedAt: new Date().toISOString(),
   }, crashRecordPath());
   if (warning) warnings.push(`${warning}; kexec-ts reload will not be able to repeat this load`);
+}
+
+/** On an EFI machine whose EFI a kexec_load plan cannot hand over (not by --noefi): why, and what is lost. */
+function withheldEfiWarning(plan: LoadPlan): string | undefined {
+  const w = plan.firmware?.withheld;
+  if (!w || w.requested) return undefined;
+  return `EFI is not handed over: ${w.reason}; ${w.lacks}${w.hint ? `; ${w.hint}` : ""}`;
 }
 
 /** After a hotplug-capable load, the kernel should report crash_hotplug = 1; say so if it does not. */

@@ -60,6 +60,8 @@ export interface PlannerInput<I = unknown, M = unknown> {
   serialPort: number;
   /** 32 bytes for the next kernel's RNG seed (random in the CLI, fixed in tests). */
   rngSeed: Uint8Array;
+  /** `--noefi`: no EFI handover. */
+  noefi?: boolean;
 }
 
 /**
@@ -110,6 +112,7 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     machine: input.machine,
     crash: crash && header ? { regions: crash.regions, iomem: crash.iomem, elfcorehdr: header.range } : undefined,
     rngSeed: input.rngSeed,
+    noefi: input.noefi,
     addBuffer: layout.addBuffer,
     note: (text) => notes.push(text),
   });
@@ -160,6 +163,7 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     shaRegions,
     digest,
     notes,
+    ...(loaded.firmware ? { firmware: loaded.firmware } : {}),
   };
 }
 

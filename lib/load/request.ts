@@ -45,6 +45,12 @@ export interface LoadRequest {
   noChecks: boolean;
   /** I/O port purgatory reports its check on (`--console-serial`, `--serial=`); 0 = silent. */
   serialPort: number;
+  /**
+   * `--noefi`: hand the next kernel no EFI (runtime services, system table), as on a BIOS machine; it finds ACPI
+   * through the RSDP. A crash record without this field was written before kexec-ts handed EFI over, so it reads
+   * as true there (the load it repeats was made that way).
+   */
+  noefi: boolean;
 }
 
 /** The fields a caller must give; everything else has the CLI's defaults. */
@@ -72,6 +78,7 @@ export function loadRequest(init: LoadRequestInit): LoadRequest {
     hotplug: "auto",
     noChecks: false,
     serialPort: 0,
+    noefi: false,
     ...init,
   };
 }
@@ -165,6 +172,8 @@ export function requestFromJson(value: unknown, where: string): LoadRequest {
     memMax: f.optionalHex("memMax"),
     noChecks: f.bool("noChecks"),
     serialPort: f.int("serialPort", 0, 0xffff, "an I/O port number (0-65535)"),
+    // Absent in records written before --noefi meant anything: those loads handed over no EFI.
+    noefi: f.raw.noefi === undefined ? true : f.bool("noefi"),
   });
   if (!req.kernel.startsWith("/") || req.kernel.includes("\0")) f.bad("kernel", "an absolute path");
   if (req.initrds.some((p) => !p.startsWith("/") || p.includes("\0"))) f.bad("initrds", "a list of absolute paths");

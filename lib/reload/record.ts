@@ -68,7 +68,8 @@ export type RecordRead =
 export function requestFromV1Argv(argv: readonly string[], where: string): LoadRequest {
   const bad = (what: string): never =>
     fail("io", `${where}: the recorded argv has ${what}; load again with kexec-ts -p`);
-  const req = loadRequest({ kind: "crash", kernel: "" });
+  // 0.1.0 handed the capture kernel no EFI: a reload repeats that load (noefi).
+  const req = loadRequest({ kind: "crash", kernel: "", noefi: true });
   let sawPanic = false;
   for (const [i, a] of argv.entries()) {
     if (typeof a !== "string") bad(`a non-string element at ${i}`);

@@ -57,6 +57,8 @@ export const LOADED_HIGH = 1 << 0;
 /** xloadflags bits. */
 export const XLF_KERNEL_64 = 1 << 0;
 export const XLF_CAN_BE_LOADED_ABOVE_4G = 1 << 1;
+/** XLF_EFI_KEXEC: the kernel can take EFI runtime services from a kexec (efi_info + SETUP_EFI). */
+export const XLF_EFI_KEXEC = 1 << 4;
 export const XLF_5LEVEL = 1 << 5;
 
 /** Offset of the 64-bit entry point from the protected-mode load address. */
@@ -86,6 +88,8 @@ export interface BzImage {
   /** Longest command line the kernel accepts, excluding the NUL. */
   cmdlineSize: number;
   supports5Level: boolean;
+  /** It can take EFI runtime services from a kexec (XLF_EFI_KEXEC). */
+  efiKexec: boolean;
 }
 
 /** Whether `bytes` looks like a bzImage (boot_flag and HdrS); a probe, so it never throws. */
@@ -204,5 +208,6 @@ export function parseBzImage(bytes: Uint8Array, name = "kernel"): BzImage {
     initrdAddrMax: BigInt(u32(HDR.initrd_addr_max)),
     cmdlineSize,
     supports5Level: (xloadflags & XLF_5LEVEL) !== 0,
+    efiKexec: (xloadflags & XLF_EFI_KEXEC) !== 0,
   };
 }

@@ -6,8 +6,10 @@
  *    memsz = init_size, the room it decompresses into;
  *  - initrd: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and the kernel allows
  *    it; crash loads anywhere in the crash region;
- *  - boot_params + command line + setup_data, one buffer: top-down below 640 KiB, like kexec-tools (it is consumed
- *    before the new kernel reserves low memory), else below 4 GiB; crash loads anywhere in the crash region.
+ *  - boot_params + command line + EFI memory map + setup_data, one buffer: top-down below 640 KiB, like kexec-tools
+ *    (it is consumed before the new kernel reserves low memory), else below 4 GiB; crash loads anywhere in the crash
+ *    region.
+ * On an EFI machine the next kernel gets EFI (./efi_handover.ts) unless --noefi or the machine rules it out.
  * Crash loads hand the capture kernel the memory map of ./capture_memmap.ts instead of the firmware's.
  *
  * @module
@@ -18,10 +20,26 @@ import { alignUp, PAGE_SIZE } from "../../memory/ranges.ts";
 import type { BufferRequest, ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
 import { type BzImage, parseBzImage, probeBzImage, STARTUP_64_OFFSET } from "./bzimage.ts";
 import { BP, buildBootParams, e820ExtPayload, encodeCmdline } from "./boot_params.ts";
-import { buildSetupData, SETUP_E820_EXT, SETUP_RNG_SEED, type SetupData, setupDataSize } from "./setup_data.ts";
+import {
+  buildSetupData,
+  SETUP_E820_EXT,
+  SETUP_EFI,
+  SETUP_RNG_SEED,
+  type SetupData,
+  setupDataSize,
+} from "./setup_data.ts";
 import { E820_MAX_ZEROPAGE } from "./e820.ts";
 import { captureMemmap } from "./capture_memmap.ts";
 import { require5LevelSupport } from "./firmware.ts";
+import {
+  decideEfiHandover,
+  describeEfiHandover,
+  efiInfoBytes,
+  efiMemmapBytes,
+  efiMemmapSize,
+  efiRuntimeRanges,
+  efiSetupDataBytes,
+} from "./efi_handover.ts";
 import type { X86Machine } from "./machine.ts";
 import type { AddressWindow } from "../types.ts";
 import type { LoadKind } from "../../load/request.ts";
@@ -108,18 +126,24 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
     }
   }
 
-  // boot_params + command line + setup_data, in one buffer that points into itself.
+  // boot_params + command line + EFI memory map + setup_data, in one buffer that points into itself.
   const cmdlineBytes = encodeCmdline(ctx.cmdline, image.cmdlineSize);
+  const efi = decideEfiHandover(ctx.machine.efi, { noefi: ctx.noefi ?? false, imageTakesEfi: image.efiKexec });
   const e820 = ctx.crash
-    ? captureMemmap(ctx.crash.iomem, ctx.crash.regions, ctx.crash.elfcorehdr)
+    ? captureMemmap(ctx.crash.iomem, ctx.crash.regions, ctx.crash.elfcorehdr, efiRuntimeRanges(efi))
     : [...ctx.machine.memmap];
   const records: SetupData[] = [{ type: SETUP_RNG_SEED, data: ctx.rngSeed }];
   if (e820.length > E820_MAX_ZEROPAGE) {
     records.push({ type: SETUP_E820_EXT, data: e820ExtPayload(e820.slice(E820_MAX_ZEROPAGE)) });
     ctx.note(`${e820.length} e820 entries: ${e820.length - E820_MAX_ZEROPAGE} passed in SETUP_E820_EXT`);
   }
-  const setupDataOffset = alignUp(BigInt(BP.size + cmdlineBytes.length), 16n);
+  if (efi.kind === "efi") records.push({ type: SETUP_EFI, data: efiSetupDataBytes(efi) });
+  // The EFI memory map follows the command line, 16-byte aligned like the kernel's (empty without EFI, which leaves
+  // the layout exactly as it was before EFI was handed over).
+  const memmapOffset = alignUp(BigInt(BP.size + cmdlineBytes.length), 16n);
+  const setupDataOffset = alignUp(memmapOffset + BigInt(efiMemmapSize(efi)), 16n);
   const bpLen = Number(setupDataOffset) + setupDataSize(records);
+  const efiSetupDataOffset = setupDataOffset + BigInt(setupDataSize(records.slice(0, -1)));
   const bootParamsAt = (bpAddr: bigint) => {
     const buf = new Uint8Array(bpLen);
     const setupDataAddr = bpAddr + setupDataOffset;
@@ -133,9 +157,13 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
         firmware: ctx.machine.firmwareBootParams,
         acpiRsdpAddr: ctx.machine.acpiRsdpAddr,
         setupDataAddr,
+        efi: efi.kind === "efi"
+          ? { info: efiInfoBytes(efi, bpAddr + memmapOffset), secureBoot: efi.secureBoot }
+          : undefined,
       }),
     );
     buf.set(cmdlineBytes, BP.size);
+    if (efi.kind === "efi") buf.set(efiMemmapBytes(efi.memmap), Number(memmapOffset));
     buf.set(buildSetupData(records, setupDataAddr), Number(setupDataOffset));
     return buf;
   };
@@ -148,7 +176,12 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
     topDown: true,
   }, lowDataWindows(ctx.kind));
 
-  return { kernelEntry: kernelAddr + STARTUP_64_OFFSET, bootParams };
+  const firmware = describeEfiHandover(efi, {
+    memmapAddr: bootParams + memmapOffset,
+    setupDataAddr: bootParams + efiSetupDataOffset,
+    acpiRsdpAddr: ctx.machine.acpiRsdpAddr,
+  });
+  return { kernelEntry: kernelAddr + STARTUP_64_OFFSET, bootParams, firmware };
 }
 
 /** The bzImage64 loader (`-t bzImage64`, alias `bzImage`). */

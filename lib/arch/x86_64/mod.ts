@@ -11,6 +11,7 @@ import { PAGE_SIZE } from "../../memory/ranges.ts";
 import { ELF_MACHINE_X86_64, KEXEC_ARCH_X86_64, LOW_RESERVED, START_KERNEL_MAP } from "./abi.ts";
 import { bzImageLoader, lowDataWindows } from "./bzimage_loader.ts";
 import { readX86Machine, x86DestinationLimit, type X86Machine, x86UsableRam } from "./machine.ts";
+import { x86FirmwareStatus } from "./efi.ts";
 
 const MiB = 0x100000n;
 
@@ -38,4 +39,5 @@ export const x86_64: Arch<X86Machine> = {
   purgatoryWindows: lowDataWindows,
   crashSlackBytes,
   core: { elfMachine: ELF_MACHINE_X86_64, kernelTextBase: START_KERNEL_MAP, lowReserved: LOW_RESERVED },
+  firmwareStatus: x86FirmwareStatus,
 };

@@ -71,13 +71,17 @@ export interface PlanLike {
   shaRegions: readonly { start: bigint; len: bigint }[];
   digest: Uint8Array;
   notes: readonly string[];
+  firmware?: unknown;
 }
 
 const h = (v: bigint) => "0x" + v.toString(16);
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** A plan as stable JSON text: addresses in hex, every buffer as its length and SHA-256. */
-export function planGoldenText(plan: PlanLike): string {
+/**
+ * A plan as stable JSON text: addresses in hex, every buffer as its length and SHA-256; with `firmware`, also what
+ * the plan says it hands over about the firmware (the EFI goldens; the older goldens predate the field).
+ */
+export function planGoldenText(plan: PlanLike, opts: { firmware?: boolean } = {}): string {
   return JSON.stringify(
     {
       kind: plan.kind,
@@ -98,6 +102,7 @@ export function planGoldenText(plan: PlanLike): string {
       shaRegions: plan.shaRegions.map((r) => ({ start: h(r.start), len: h(r.len) })),
       digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
       notes: plan.notes,
+      ...(opts.firmware ? { firmware: plan.firmware ?? null } : {}),
     },
     null,
     2,

@@ -103,7 +103,10 @@ Deno.test("version 1 records (kexec-ts 0.1.0 argv) still read, as the same reque
     bootId: BOOT_ID,
     loadedAt: "2025-01-01T00:00:00.000Z",
   };
-  assert.deepEqual(read(JSON.stringify(v1)), { kind: "ok", record: record() });
+  // 0.1.0 handed over no EFI: the request repeats that (noefi).
+  const v1Record = record();
+  v1Record.request = { ...v1Record.request, noefi: true };
+  assert.deepEqual(read(JSON.stringify(v1)), { kind: "ok", record: v1Record });
   assert.deepEqual(
     requestFromV1Argv(["-s", "-p", "--reuse-cmdline", "--type=bzImage", "-i", "--no-hotplug", "/k"], "r"),
     loadRequest({
@@ -114,6 +117,7 @@ Deno.test("version 1 records (kexec-ts 0.1.0 argv) still read, as the same reque
       type: "bzImage",
       noChecks: true,
       hotplug: "off",
+      noefi: true,
     }),
   );
   throwsKexec(() => requestFromV1Argv(["-p", "--bogus", "/k"], "r"), "io", /unexpected element "--bogus"/);
