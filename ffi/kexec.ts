@@ -4,7 +4,7 @@
  * @module
  */
 
-import { addressOf, closeFd, openReadOnly, rawSyscall, rebootRaw } from "./libc.ts";
+import { addressOf, closeFd, memfdWithBytes, openReadOnly, rawSyscall, rebootRaw } from "./libc.ts";
 import { type ErrnoContext, explainErrno, KernelCallError } from "./errno.ts";
 import { KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_UNLOAD } from "../lib/abi.ts";
 import { kexecSyscalls } from "../lib/arch/abi.ts";
@@ -65,30 +65,42 @@ export function kexecLoad(
   }
 }
 
+/** Contents kexec_file_load reads from an anonymous memory file (memfd) rather than from a file of their own. */
+export interface MemoryFile {
+  /** The memfd's name (shows in /proc/PID/fd), e.g. `uki.efi:.linux`. */
+  name: string;
+  /** The contents. */
+  bytes: Uint8Array;
+}
+
+/** A kexec_file_load input: a path to open, or contents passed through a memfd. */
+export type FileInput = string | MemoryFile;
+
 /**
- * `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`; `kernelPath` undefined with
- * KEXEC_FILE_UNLOAD unloads.
+ * `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`; `kernel` undefined with KEXEC_FILE_UNLOAD
+ * unloads. Paths are opened read-only; {@link MemoryFile}s become memfds (never temporary files).
  * @throws KernelCallError; KexecError("io") when a file cannot be opened
  */
 export function kexecFileLoad(
-  kernelPath: string | undefined,
-  initrdPath: string | undefined,
+  kernel: FileInput | undefined,
+  initrd: FileInput | undefined,
   cmdline: string,
   flags: bigint,
   ctx: ErrnoContext,
 ): void {
   const fds: number[] = [];
-  const open = (p: string) => {
-    const fd = openReadOnly(p);
+  const open = (input: FileInput) => {
+    const fd = typeof input === "string" ? openReadOnly(input) : memfdWithBytes(input.name, input.bytes);
     if (fd < 0) {
-      throw new KernelCallError("kexec_file_load", -fd, `cannot open ${p} for kexec_file_load (errno ${-fd})`);
+      const what = typeof input === "string" ? `open ${input}` : `create a memfd for ${input.name}`;
+      throw new KernelCallError("kexec_file_load", -fd, `cannot ${what} for kexec_file_load (errno ${-fd})`);
     }
     fds.push(fd);
     return fd;
   };
   try {
-    const kfd = kernelPath === undefined ? -1 : open(kernelPath);
-    const ifd = initrdPath === undefined ? -1 : open(initrdPath);
+    const kfd = kernel === undefined ? -1 : open(kernel);
+    const ifd = initrd === undefined ? -1 : open(initrd);
     const unload = (flags & KEXEC_FILE_UNLOAD) !== 0n;
     const cbytes = new TextEncoder().encode(cmdline + "\0");
     inFlight.add(cbytes);
@@ -99,7 +111,7 @@ export function kexecFileLoad(
       BigInt.asUintN(64, BigInt(ifd)),
       len,
       unload ? 0n : addressOf(cbytes),
-      flags | (initrdPath === undefined && !unload ? KEXEC_FILE_NO_INITRAMFS : 0n),
+      flags | (initrd === undefined && !unload ? KEXEC_FILE_NO_INITRAMFS : 0n),
     );
     inFlight.delete(cbytes);
     if (r.ret !== 0n) {

@@ -1,5 +1,6 @@
 /**
- * libc through Deno FFI: `syscall()`, `__errno_location()`, `reboot()`, `sync()`, `open()`/`close()`, `flock()`.
+ * libc through Deno FFI: `syscall()`, `__errno_location()`, `reboot()`, `sync()`, `open()`/`close()`, `flock()`,
+ * `memfd_create()`/`write()`.
  * This folder is the only place in kexec-ts with `Deno.dlopen`, pointers and errno.
  *
  * The library is opened lazily on first use, so commands that never call the kernel (`plan`, `status`,
@@ -16,6 +17,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   flock: { parameters: ["i32", "i32"], result: "i32" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -101,4 +104,32 @@ export function tryLockExclusive(fd: number): boolean {
 /** `flock(fd, LOCK_EX)`: waits for the lock. */
 export function lockExclusive(fd: number): void {
   libc().flock(fd, LOCK_EX);
+}
+
+/** MFD_CLOEXEC */
+const MFD_CLOEXEC = 1;
+
+/**
+ * An anonymous memory file (memfd_create(2)) holding `bytes`, for kexec_file_load of contents that are not a file of
+ * their own (a UKI's kernel and initrds). It lives until its fd is closed; nothing is written to any filesystem.
+ * @returns the fd, or `-errno`
+ */
+export function memfdWithBytes(name: string, bytes: Uint8Array): number {
+  const cname = new TextEncoder().encode(name.slice(0, 200) + "\0");
+  const fd = libc().memfd_create(cname, MFD_CLOEXEC);
+  if (fd < 0) return -errnoNow();
+  let off = 0;
+  while (off < bytes.length) {
+    // Chunks of at most 1 GiB: write(2) moves at most 0x7ffff000 bytes a call anyway.
+    const chunk = bytes.subarray(off, Math.min(bytes.length, off + 0x40000000));
+    const n = Number(libc().write(fd, chunk as Uint8Array<ArrayBuffer>, BigInt(chunk.length)));
+    if (n < 0) {
+      const errno = errnoNow();
+      if (errno === 4) continue; // EINTR
+      closeFd(fd);
+      return -errno;
+    }
+    off += n;
+  }
+  return fd;
 }

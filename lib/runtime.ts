@@ -10,10 +10,17 @@
 import { KexecError } from "./errors.ts";
 import { fsSystemView, readInteger, readLockdown, type SystemView } from "./system.ts";
 import type { ErrnoContext } from "../ffi/errno.ts";
-import { kexecFileLoad, kexecLoad, rebootIntoKexec, type SyscallSegment } from "../ffi/kexec.ts";
+import {
+  type FileInput,
+  kexecFileLoad,
+  kexecLoad,
+  type MemoryFile,
+  rebootIntoKexec,
+  type SyscallSegment,
+} from "../ffi/kexec.ts";
 import { syncFilesystems } from "../ffi/libc.ts";
 
-export type { ErrnoContext, SyscallSegment };
+export type { ErrnoContext, FileInput, MemoryFile, SyscallSegment };
 
 /** The kernel calls a run may make. Each throws a KexecError (a KernelCallError carrying errno) on failure. */
 export interface KernelOps {
@@ -25,10 +32,10 @@ export interface KernelOps {
     ctx: ErrnoContext,
     trace?: (text: string) => void,
   ): void;
-  /** kexec_file_load on the files (undefined kernel with KEXEC_FILE_UNLOAD unloads). */
+  /** kexec_file_load on the files, or on memfds of in-memory contents (undefined kernel + KEXEC_FILE_UNLOAD unloads). */
   kexecFileLoad(
-    kernel: string | undefined,
-    initrd: string | undefined,
+    kernel: FileInput | undefined,
+    initrd: FileInput | undefined,
     cmdline: string,
     flags: bigint,
     ctx: ErrnoContext,

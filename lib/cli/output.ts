@@ -11,10 +11,12 @@ import { describeFlags } from "../abi.ts";
 import { sha256Hex } from "../purgatory/digest.ts";
 import type { FirmwareHandover, LoadPlan } from "../load/plan.ts";
 import type { FirmwareStatus } from "../arch/mod.ts";
+import type { ImageInfo } from "../load/image_info.ts";
 import type { FileLoadPlan, LoadOutcome } from "../load/load.ts";
 import { flagText } from "../crash/hotplug.ts";
 import { formatRange, type Range } from "../memory/ranges.ts";
 import type { KexecStatus } from "../status.ts";
+import type { BootEntries, BootEntry } from "../boot/entries.ts";
 
 /** JSON.stringify with bigints: sizes and counts (keys ending in Bytes/Count/Limit) as numbers, the rest as hex. */
 export function toJson(value: unknown): string {
@@ -134,6 +136,25 @@ export function renderFirmwareHandover(f: FirmwareHandover): string[] {
   return lines;
 }
 
+/**
+ * What a UKI or boot entry said about the kernel, for people: `image     uki "Debian GNU/Linux 13" 13, uname
+ * 6.12.57, profile 0 of 2 (regular: "Regular boot"), boot entry debian.efi`, then one line per piece's source.
+ */
+export function imageLines(info: ImageInfo | undefined): string[] {
+  if (!info) return [];
+  const what = [info.format];
+  if (info.title !== undefined) what.push(JSON.stringify(info.title));
+  if (info.version !== undefined) what.push(info.version);
+  const facts = [what.join(" ")];
+  if (info.uname !== undefined) facts.push(`uname ${info.uname}`);
+  if (info.profile !== undefined && (info.profileCount ?? 1) > 1) {
+    const named = [info.profileId, info.profileTitle && JSON.stringify(info.profileTitle)].filter(Boolean).join(": ");
+    facts.push(`profile ${info.profile} of ${info.profileCount}${named ? ` (${named})` : ""}`);
+  }
+  if (info.bootEntry !== undefined) facts.push(`boot entry ${info.bootEntry}`);
+  return [`image     ${facts.join(", ")}`, ...info.parts.map((p) => `          ${p}`)];
+}
+
 /** A plan as JSON-ready data: segments with role, addresses, sizes and the SHA-256 of their bytes. */
 export function planToJson(plan: LoadPlan): Record<string, unknown> {
   return {
@@ -158,6 +179,7 @@ export function planToJson(plan: LoadPlan): Record<string, unknown> {
     digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     notes: plan.notes,
     firmware: plan.firmware,
+    ...(plan.image ? { image: plan.image } : {}),
   };
 }
 
@@ -170,6 +192,7 @@ export function renderPlan(plan: LoadPlan): string {
       h(plan.bootParams)
     } in %rsi`,
     `flags     ${h(plan.flags)} (${describeFlags(plan.flags)})`,
+    ...imageLines(plan.image),
     `cmdline   ${plan.cmdline}`,
     ...(plan.firmware ? renderFirmwareHandover(plan.firmware) : []),
     "segments",
@@ -196,8 +219,9 @@ export function renderPlan(plan: LoadPlan): string {
 export function renderFilePlan(p: FileLoadPlan): string {
   return [
     "kexec-ts plan: kexec_file_load (the kernel lays out the segments)",
-    `kernel    ${p.kernel}`,
+    `kernel    ${p.kernel}${p.kernelBytes ? " (its kernel through a memfd)" : ""}`,
     `initrd    ${p.initrd ?? "(none)"}`,
+    ...imageLines(p.image),
     `cmdline   ${p.cmdline}`,
     `flags     ${hex(p.flags)}`,
   ].join("\n") + "\n";
@@ -214,10 +238,46 @@ export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
         initrd: p.initrd ?? null,
         cmdline: p.cmdline,
         flags: p.flags,
+        ...(p.image ? { image: p.image } : {}),
       }) +
         "\n"
       : renderFilePlan(p);
   }
   const plan = outcome.plan!;
   return json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan);
+}
+
+/** What an entry boots, in a few words (`linux /vmlinuz-6.12, 1 initrd`, `uki EFI/Linux/x.efi @1`). */
+function entryWhat(e: BootEntry): string {
+  if (e.unbootable) return `cannot boot: it ${e.unbootable}`;
+  if (e.uki !== undefined) return `uki ${e.uki}${e.profile ? ` @${e.profile}` : ""}`;
+  const n = e.initrds.length;
+  return `linux ${e.linux}${n ? `, ${n} initrd${n > 1 ? "s" : ""}` : ""}`;
+}
+
+/** `kexec-ts entries` for people: where entries were found, the sorted list with the default marked, and notes. */
+export function renderEntries(list: BootEntries): string {
+  const lines: string[] = [];
+  lines.push(`ESP        ${list.esp ? `${list.esp.path} (${list.esp.how})` : "none found"}`);
+  lines.push(`XBOOTLDR   ${list.xbootldr ? `${list.xbootldr.path} (${list.xbootldr.how})` : "none"}`);
+  lines.push(`default    ${list.defaultId ?? "none"}${list.defaultReason ? ` (${list.defaultReason})` : ""}`);
+  if (list.entries.length) {
+    const idWidth = Math.max(2, ...list.entries.map((e) => e.id.length));
+    lines.push("", `   ${"ID".padEnd(idWidth)}  TYPE   TITLE`);
+    for (const e of list.entries) {
+      const mark = e.id === list.defaultId ? "*" : e.hidden ? "-" : " ";
+      const tries = e.triesLeft !== undefined ? ` [tries left ${e.triesLeft}, done ${e.triesDone ?? 0}]` : "";
+      lines.push(
+        ` ${mark} ${e.id.padEnd(idWidth)}  ${e.type === "type1" ? "1    " : "2/uki"}  ${e.title}${
+          e.version ? ` (${e.version})` : ""
+        }${tries}`,
+      );
+      lines.push(`   ${"".padEnd(idWidth)}         ${entryWhat(e)}${e.partition === "xbootldr" ? " [XBOOTLDR]" : ""}`);
+      for (const p of e.problems) lines.push(`   ${"".padEnd(idWidth)}         note: ${p}`);
+    }
+  } else {
+    lines.push("", "no boot entries");
+  }
+  for (const n of list.notes) lines.push(`note: ${n}`);
+  return lines.join("\n") + "\n";
 }

@@ -64,10 +64,42 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
     case "exec":
       execLoaded(env, inv.sync);
       return 0;
+    case "entries": {
+      const { bootEntries } = await import("../boot/mod.ts");
+      const { realBootFs } = await import("../boot/fs.ts");
+      const { currentArch } = await import("../arch/mod.ts");
+      const { renderEntries, toJson } = await import("./output.ts");
+      const list = bootEntries(env.sys, realBootFs(), {
+        bootRoot: a.bootRoot,
+        arch: currentArch().name,
+        env: systemdPathEnv(),
+      });
+      env.out(inv.json ? toJson(list) + "\n" : renderEntries(list));
+      return 0;
+    }
     case "load": {
       const { performLoad } = await import("../load/load.ts");
       const { renderOutcome } = await import("./output.ts");
-      const req = inv.load!;
+      let req = inv.load!;
+      if (inv.bootEntry) {
+        const { bootEntries, bootEntryLoad } = await import("../boot/mod.ts");
+        const { realBootFs } = await import("../boot/fs.ts");
+        const { currentArch } = await import("../arch/mod.ts");
+        const list = bootEntries(env.sys, realBootFs(), {
+          bootRoot: inv.bootEntry.bootRoot,
+          arch: currentArch().name,
+          env: systemdPathEnv(),
+        });
+        const chosen = bootEntryLoad(list, inv.bootEntry.selector, req);
+        const e = chosen.entry;
+        env.err(
+          `kexec-ts: boot entry ${e.id}: ${JSON.stringify(e.title)}${
+            e.version ? ` ${e.version}` : ""
+          } (${chosen.why}), ` +
+            `from ${e.path}`,
+        );
+        req = chosen.request;
+      }
       const outcome = performLoad(req, env, {
         dryRun: inv.dryRun,
         debug: inv.debug,
@@ -106,4 +138,16 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       return 0;
     }
   }
+}
+
+/** `$SYSTEMD_ESP_PATH` and `$SYSTEMD_XBOOTLDR_PATH`, which systemd's tools honour (unset without --allow-env). */
+function systemdPathEnv(): { espPath?: string; xbootldrPath?: string } {
+  const get = (name: string) => {
+    try {
+      return Deno.env.get(name) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { espPath: get("SYSTEMD_ESP_PATH"), xbootldrPath: get("SYSTEMD_XBOOTLDR_PATH") };
 }

@@ -6,8 +6,6 @@
  * @module
  */
 
-import { fail } from "../errors.ts";
-import { readInputFile } from "../files.ts";
 import { readIomem } from "../memory/iomem.ts";
 import { requireCrashRegions } from "../crash/region.ts";
 import { readHotplugSysfs } from "../crash/hotplug.ts";
@@ -15,33 +13,15 @@ import { readCoreInputs } from "../crash/elfcorehdr.ts";
 import { readText, type SystemView } from "../system.ts";
 import type { Range } from "../memory/ranges.ts";
 import { type Arch, currentArch } from "../arch/mod.ts";
-import { pickLoader } from "./loaders.ts";
 import { planLoad } from "./planner.ts";
 import type { LoadPlan, PlanLimits } from "./plan.ts";
-import { composeCmdline, decideHotplug, type LoadRequest } from "./request.ts";
+import { decideHotplug, type LoadRequest } from "./request.ts";
+import { type LoadInputs, resolveInputs } from "./inputs.ts";
 
 /** A plan and the limits it must pass (see validatePlan). */
 export interface BuiltPlan {
   plan: LoadPlan;
   limits: PlanLimits;
-}
-
-/** The request's initrds as one buffer (concatenated when there are several), or undefined when there are none. */
-export function readInitrds(paths: readonly string[]): Uint8Array | undefined {
-  if (paths.length === 0) return undefined;
-  const parts = paths.map((p) => {
-    const bytes = readInputFile(p, "initrd");
-    if (bytes.length === 0) fail("io", `initrd ${p} is empty`);
-    return bytes;
-  });
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** MemTotal in bytes (the kernel's totalram_pages), or undefined when unreadable. */
@@ -53,6 +33,7 @@ function memTotalBytes(sys: SystemView): bigint | undefined {
 /**
  * Builds the kexec_load plan for `req` against the machine behind `sys`.
  * @param rngSeed 32 bytes for the next kernel's SETUP_RNG_SEED (random for real loads, fixed in tests)
+ * @param inputs the request's files, already read (./inputs.ts); read here when absent
  * @throws KexecError for unreadable files, a bad image, a missing crash region, a layout that does not fit
  */
 export function buildLoadPlan(
@@ -60,12 +41,9 @@ export function buildLoadPlan(
   sys: SystemView,
   rngSeed: Uint8Array,
   arch: Arch = currentArch(),
+  inputs: LoadInputs = resolveInputs(req, sys, arch),
 ): BuiltPlan {
-  const kernelBytes = readInputFile(req.kernel, "kernel");
-  const initrd = readInitrds(req.initrds);
-  const loader = pickLoader(arch, kernelBytes, req.type, req.kernel);
-  const image = loader.parse(kernelBytes, req.kernel);
-  const cmdline = composeCmdline(req, sys);
+  const { loader, image, initrd, cmdline } = inputs;
   const iomem = readIomem(sys);
   const machine = arch.readMachine(sys, iomem, req.kind);
   const common = {
@@ -73,7 +51,7 @@ export function buildLoadPlan(
     arch,
     loader,
     image,
-    kernelName: req.kernel,
+    kernelName: inputs.kernelName,
     initrd,
     cmdline,
     machine,
@@ -99,7 +77,12 @@ export function buildLoadPlan(
       ...common,
       crash: { regions, iomem, core, hotplugBytes: hotplug ? hotplugBytes : undefined },
     });
-    return { plan, limits: limits([regions.main], regions.main) };
+    return { plan: withImage(plan, inputs), limits: limits([regions.main], regions.main) };
   }
-  return { plan: planLoad(common), limits: limits(arch.usableRam(machine)) };
+  return { plan: withImage(planLoad(common), inputs), limits: limits(arch.usableRam(machine)) };
+}
+
+/** The plan with what a wrapped image said about itself (absent for a plain kernel, so plans of those are unchanged). */
+function withImage(plan: LoadPlan, inputs: LoadInputs): LoadPlan {
+  return inputs.info ? { ...plan, image: inputs.info } : plan;
 }

@@ -4,6 +4,10 @@
  * shared planner (./planner.ts) decides the addresses, places the crash headers, builds the purgatory and its
  * digest, sets the flags and validates the plan. Types only.
  *
+ * An image that wraps a kernel (a UKI: a PE file carrying the kernel, initrds and a command line) is an
+ * {@link ImageWrapper}: the registry (./loaders.ts) unwraps it first, and the kernel inside goes to the loader
+ * that probes it, with the wrapper's initrds and command line added to the request's (./inputs.ts).
+ *
  * @module
  */
 
@@ -13,6 +17,9 @@ import type { IomemEntry } from "../memory/iomem.ts";
 import type { CrashRegions } from "../crash/region.ts";
 import type { FirmwareHandover, SegmentRole } from "./plan.ts";
 import type { LoadKind } from "./request.ts";
+import type { ImageInfo } from "./image_info.ts";
+
+export type { ImageInfo };
 
 /**
  * One buffer a loader wants in memory: its contents and the constraints on its physical address (memsz, align,
@@ -96,4 +103,44 @@ export interface ImageLoader<I = unknown, M = unknown> {
    * @throws KexecError naming the check
    */
   fileLoadCheck?(image: I, cmdline: string, kind: LoadKind): void;
+}
+
+/** One piece of a wrapped image: what it is called (`.linux`) and its bytes. */
+export interface ImagePart {
+  what: string;
+  bytes: Uint8Array;
+}
+
+/** What a wrapper yields: the kernel inside and what it carries for the kernel. */
+export interface UnwrappedImage {
+  /** The kernel (on x86, a bzImage), handed to the loaders as if it were the file. */
+  kernel: ImagePart;
+  /** Initrds that go before the request's own, in order (a UKI's `.ucode`). */
+  initrdsBefore: ImagePart[];
+  /** Initrds that go after the request's own, in order (a UKI's `.initrd`). */
+  initrdsAfter: ImagePart[];
+  /** The command line it carries, used when the request gives none (a UKI's `.cmdline`). */
+  cmdline?: { what: string; text: string };
+  info: ImageInfo;
+}
+
+/** How to unwrap. */
+export interface UnwrapOptions {
+  /** The profile of a multi-profile image (default 0). */
+  profile?: number;
+}
+
+/** An image kind that carries a kernel rather than being one (a UKI). Arch-neutral. */
+export interface ImageWrapper {
+  /** The name `-t` selects. */
+  name: string;
+  /** Other names `-t` accepts. */
+  aliases: readonly string[];
+  /** Cheap check of the file's magic; never throws. Probed after the kernels' loaders. */
+  probe(bytes: Uint8Array): boolean;
+  /**
+   * Checks the file and takes out the kernel and what comes with it.
+   * @throws KexecError("bad-image") naming the structure or section, its offset and what was expected
+   */
+  unwrap(bytes: Uint8Array, name: string, opts: UnwrapOptions): UnwrappedImage;
 }

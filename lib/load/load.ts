@@ -8,7 +8,6 @@
  */
 
 import { KexecError } from "../errors.ts";
-import { checkReadable, readInputFile } from "../files.ts";
 import { Errno, explainErrno } from "../../ffi/errno.ts";
 import { readIomem } from "../memory/iomem.ts";
 import { requireCrashRegions } from "../crash/region.ts";
@@ -16,23 +15,30 @@ import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
 import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
 import { readInteger, readText, type SystemView } from "../system.ts";
-import { errnoContext, lockedDown, type RunEnv } from "../runtime.ts";
+import { errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
 import { currentArch } from "../arch/mod.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
-import { pickLoader } from "./loaders.ts";
 import { buildLoadPlan } from "./build.ts";
-import { absoluteRequest, composeCmdline, type LoadRequest } from "./request.ts";
+import { type LoadInputs, resolveInputs } from "./inputs.ts";
+import type { ImageInfo } from "./image_info.ts";
+import { absoluteRequest, type LoadRequest } from "./request.ts";
 
 /** The inputs of a kexec_file_load: the kernel lays out the segments itself. */
 export interface FileLoadPlan {
-  /** Path of the kernel image. */
+  /** Path of the kernel image (for a UKI: the UKI, whose kernel goes through a memfd). */
   kernel: string;
-  /** Path of the initrd, if any. */
+  /** Path of the initrd, if any (several, or a UKI's, are joined and go through a memfd: see `initrdParts`). */
   initrd?: string;
   /** The command line, as the kernel will get it. */
   cmdline: string;
   /** kexec_file_load flags (KEXEC_FILE_ON_CRASH, ...). */
   flags: bigint;
+  /** The kernel's bytes when they are part of the file (a UKI's `.linux`): passed as a memfd, never a temporary file. */
+  kernelBytes?: Uint8Array;
+  /** The initrd's bytes when they are not one file of their own (joined pieces): passed as a memfd. */
+  initrdBytes?: Uint8Array;
+  /** What a UKI or boot entry said about itself. */
+  image?: ImageInfo;
 }
 
 /** What a load did (or, dry, would do). */
@@ -72,24 +78,40 @@ function crashStateAfterFailure(sys: SystemView): string {
 }
 
 /**
- * What kexec_file_load's bzImage loader would refuse, checked before that syscall, which frees a loaded crash kernel
- * before it parses anything (kernel/kexec_file.c).
+ * What kexec_file_load's loader would refuse, checked before that syscall, which frees a loaded crash kernel before
+ * it parses anything (kernel/kexec_file.c).
  * @throws KexecError naming the check
  */
-function fileLoadPreChecks(req: LoadRequest, cmdline: string, env: RunEnv): void {
-  const arch = currentArch();
-  const kernelBytes = readInputFile(req.kernel, "kernel");
-  const loader = pickLoader(arch, kernelBytes, req.type, req.kernel);
-  const image = loader.parse(kernelBytes, req.kernel);
+function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, cmdline: string, env: RunEnv): void {
+  const { loader } = inputs;
   if (!loader.fileLoadCheck) {
-    throw new KexecError("unsupported", `kexec_file_load cannot load a ${loader.name} image; use -c (kexec_load)`);
+    throw new KexecError("unsupported", `kexec_file_load cannot load ${loader.name} images; use -c (kexec_load)`);
   }
-  loader.fileLoadCheck(image, cmdline, req.kind);
-  if (req.initrds.length > 1) {
-    throw new KexecError("usage", "kexec_file_load takes one initrd; concatenate them or use -c (kexec_load)");
-  }
-  if (req.initrds[0]) checkReadable(req.initrds[0], "initrd");
+  loader.fileLoadCheck(inputs.image, cmdline, req.kind);
   if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
+}
+
+/** The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. */
+function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileLoadPlan {
+  const name = req.kernel.slice(req.kernel.lastIndexOf("/") + 1);
+  return {
+    kernel: req.kernel,
+    initrd: inputs.initrdPath ?? (inputs.initrd ? `${name}:initrd (memfd)` : undefined),
+    cmdline: inputs.cmdline,
+    flags: crash ? KEXEC_FILE_ON_CRASH : 0n,
+    kernelBytes: inputs.kernelIsPart ? inputs.kernel : undefined,
+    initrdBytes: inputs.initrdPath === undefined ? inputs.initrd : undefined,
+    image: inputs.info,
+  };
+}
+
+/** What the syscall opens: the paths, or memfds named after the file. */
+function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } {
+  const name = p.kernel.slice(p.kernel.lastIndexOf("/") + 1);
+  return {
+    kernel: p.kernelBytes ? { name: `${name}:kernel`, bytes: p.kernelBytes } : p.kernel,
+    initrd: p.initrdBytes ? { name: `${name}:initrd`, bytes: p.initrdBytes } : p.initrd,
+  };
 }
 
 /**
@@ -111,8 +133,10 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   const crash = req.kind === "crash";
   const warnings: string[] = [];
   const mayUseLoad = req.syscall !== "kexec_file_load";
+  const arch = currentArch();
+  const inputs = resolveInputs(req, env.sys, arch, { readInitrd: mayUseLoad });
   const built = mayUseLoad
-    ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)))
+    ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
     : undefined;
   if (built) validatePlan(built.plan, built.limits);
   const unloadNormal = () => {
@@ -120,20 +144,15 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   };
 
   if (req.syscall === "kexec_file_load" || req.syscall === "auto") {
-    const cmdline = composeCmdline(req, env.sys);
+    const filePlan = filePlanOf(req, inputs, crash);
     // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
-    if (!built) fileLoadPreChecks(req, cmdline, env);
-    const filePlan: FileLoadPlan = {
-      kernel: req.kernel,
-      initrd: req.initrds[0],
-      cmdline,
-      flags: crash ? KEXEC_FILE_ON_CRASH : 0n,
-    };
+    if (!built) fileLoadPreChecks(req, inputs, filePlan.cmdline, env);
     if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
     unloadNormal();
     try {
-      env.kernel.kexecFileLoad(filePlan.kernel, filePlan.initrd, cmdline, filePlan.flags, errnoContext(env, crash));
-      if (crash) recordCrashLoad(env, req, "kexec_file_load", filePlan.flags, true, warnings);
+      const files = fileInputs(filePlan);
+      env.kernel.kexecFileLoad(files.kernel, files.initrd, filePlan.cmdline, filePlan.flags, errnoContext(env, crash));
+      if (crash) recordCrashLoad(env, req, "kexec_file_load", filePlan.flags, true, warnings, inputs.info);
       return { syscall: "kexec_file_load", filePlan, loaded: true, warnings };
     } catch (e) {
       const errno = (e as { errno?: number }).errno;
@@ -154,7 +173,7 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   unloadNormal();
   executePlan(plan, limits, env, opts.debug);
   if (crash) {
-    recordCrashLoad(env, req, "kexec_load", plan.flags, plan.hotplug, warnings);
+    recordCrashLoad(env, req, "kexec_load", plan.flags, plan.hotplug, warnings, inputs.info);
     if (plan.hotplug) warnUnlessHotplugActive(env, warnings);
   }
   return { syscall: "kexec_load", plan, loaded: true, warnings };
@@ -188,6 +207,7 @@ function recordCrashLoad(
   flags: bigint,
   hotplug: boolean,
   warnings: string[],
+  image: ImageInfo | undefined,
 ): void {
   const warning = writeCrashRecord({
     version: 2,
@@ -195,6 +215,7 @@ function recordCrashLoad(
     syscall,
     flags: Number(flags),
     hotplug,
+    ...(image ? { image } : {}),
     bootId: readText(env.sys, "/proc/sys/kernel/random/boot_id")?.trim() ?? "",
     loadedAt: new Date().toISOString(),
   }, crashRecordPath());

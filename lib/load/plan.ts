@@ -11,6 +11,7 @@ import { fail, hex } from "../errors.ts";
 import { hasElfMagic } from "../elf/reader.ts";
 import { contains, formatRange, mergeRanges, overlaps, PAGE_SIZE, type Range } from "../memory/ranges.ts";
 import type { LoadKind } from "./request.ts";
+import type { ImageInfo } from "./image_info.ts";
 
 /** What a segment holds. */
 export type SegmentRole = "kernel" | "initrd" | "boot-params" | "purgatory" | "elfcorehdr";
@@ -87,6 +88,8 @@ export interface LoadPlan {
   notes: string[];
   /** What the next kernel is told about the firmware (loaders that say). */
   firmware?: FirmwareHandover;
+  /** What a wrapped image (a UKI) or boot entry said about itself; absent for a plain kernel file. */
+  image?: ImageInfo;
 }
 
 /** The kernel's limit on segments (KEXEC_SEGMENT_MAX). */

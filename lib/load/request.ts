@@ -51,6 +51,13 @@ export interface LoadRequest {
    * as true there (the load it repeats was made that way).
    */
   noefi: boolean;
+  /** The profile of a multi-profile UKI (`--uki-profile`); undefined = 0, or the command line's `@N`. */
+  ukiProfile?: number;
+  /**
+   * The boot entry this request was made from (`--boot-entry`, resolved by ../boot/): shown in plans and status.
+   * Informational: the request's files are what is loaded, and `reload` repeats those, not the entry choice.
+   */
+  bootEntry?: string;
 }
 
 /** The fields a caller must give; everything else has the CLI's defaults. */
@@ -174,6 +181,8 @@ export function requestFromJson(value: unknown, where: string): LoadRequest {
     serialPort: f.int("serialPort", 0, 0xffff, "an I/O port number (0-65535)"),
     // Absent in records written before --noefi meant anything: those loads handed over no EFI.
     noefi: f.raw.noefi === undefined ? true : f.bool("noefi"),
+    ukiProfile: f.raw.ukiProfile === undefined ? undefined : f.int("ukiProfile", 0, 255, "a profile number"),
+    bootEntry: f.optionalStr("bootEntry"),
   });
   if (!req.kernel.startsWith("/") || req.kernel.includes("\0")) f.bad("kernel", "an absolute path");
   if (req.initrds.some((p) => !p.startsWith("/") || p.includes("\0"))) f.bad("initrds", "a list of absolute paths");

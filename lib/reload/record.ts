@@ -17,6 +17,7 @@ import { readText, type SystemView } from "../system.ts";
 import { writeFileAtomic } from "../files.ts";
 import { jsonFields } from "../json_fields.ts";
 import { type LoadRequest, loadRequest, requestFromJson, requestToJson } from "../load/request.ts";
+import type { ImageInfo } from "../load/image_info.ts";
 
 /** Where kexec-ts keeps its state by default: tmpfs, gone with the boot like the loaded image. */
 export const DEFAULT_RUN_DIR = "/run/kexec-ts";
@@ -52,6 +53,8 @@ export interface CrashLoadRecord {
   bootId: string;
   /** ISO time of the load. */
   loadedAt: string;
+  /** What a UKI or boot entry said about the loaded kernel (absent for a plain kernel file). */
+  image?: ImageInfo;
 }
 
 /** Reading a record: absent (or from an earlier boot), valid, or unusable with the reason. */
@@ -109,7 +112,7 @@ export function recordFromJson(value: unknown, where: string): CrashLoadRecord {
   if (request.kind !== "crash") f.bad("request.kind", '"crash"');
   const loadedAt = f.raw.loadedAt;
   if (typeof loadedAt !== "string" || Number.isNaN(Date.parse(loadedAt))) f.bad("loadedAt", "a time");
-  return {
+  const record: CrashLoadRecord = {
     version: 2,
     request,
     syscall: f.oneOf("syscall", ["kexec_load", "kexec_file_load"] as const),
@@ -118,6 +121,29 @@ export function recordFromJson(value: unknown, where: string): CrashLoadRecord {
     bootId: f.str("bootId"),
     loadedAt: loadedAt as string,
   };
+  if (f.raw.image !== undefined) record.image = imageFromJson(f.raw.image, where);
+  return record;
+}
+
+/** The record's `image`, every field checked (strings, small numbers, a list of text). */
+function imageFromJson(value: unknown, where: string): ImageInfo {
+  const f = jsonFields(value, `${where} (image)`, "image", "load again with kexec-ts -p");
+  const num = (k: string) => (f.raw[k] === undefined ? undefined : f.int(k, 0, 0xffff, "a small number"));
+  const info: ImageInfo = {
+    format: f.str("format"),
+    title: f.optionalStr("title"),
+    version: f.optionalStr("version"),
+    uname: f.optionalStr("uname"),
+    profile: num("profile"),
+    profileCount: num("profileCount"),
+    profileId: f.optionalStr("profileId"),
+    profileTitle: f.optionalStr("profileTitle"),
+    machine: f.optionalStr("machine"),
+    bootEntry: f.optionalStr("bootEntry"),
+    parts: f.strings("parts", "a list of text"),
+  };
+  for (const k of Object.keys(info) as (keyof ImageInfo)[]) if (info[k] === undefined) delete info[k];
+  return info;
 }
 
 /**

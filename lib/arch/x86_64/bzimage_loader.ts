@@ -18,6 +18,7 @@
 import { hex } from "../../errors.ts";
 import { alignUp, PAGE_SIZE } from "../../memory/ranges.ts";
 import type { BufferRequest, ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
+import type { FirmwareHandover } from "../../load/plan.ts";
 import { type BzImage, parseBzImage, probeBzImage, STARTUP_64_OFFSET } from "./bzimage.ts";
 import { BP, buildBootParams, e820ExtPayload, encodeCmdline } from "./boot_params.ts";
 import {
@@ -77,34 +78,20 @@ export function addInWindows(
   }
 }
 
-function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage {
-  require5LevelSupport(ctx.machine.la57, image.supports5Level, ctx.kernelName);
+/** What placing the initrd needs of the kernel's setup header. */
+export interface InitrdLimits {
+  /** Highest address of the initrd's last byte (initrd_addr_max). */
+  initrdAddrMax: bigint;
+  /** The kernel takes an initrd above 4 GiB (XLF_CAN_BE_LOADED_ABOVE_4G, through ext_ramdisk_image). */
+  above4G: boolean;
+}
+
+/**
+ * Places `ctx.initrd`, if any: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and
+ * the kernel allows it; crash loads anywhere in the crash region when the kernel allows it. Returns its address.
+ */
+export function addInitrd(ctx: LoadContext<X86Machine>, image: InitrdLimits): bigint | undefined {
   const crash = ctx.kind === "crash";
-
-  // Never below pref_address (as the kernel's bzImage64_load since 6.6): the decompressor moves itself up to
-  // LOAD_PHYSICAL_ADDR and uses init_size from there, outside a segment placed lower, which in a crash region would
-  // let a panic overwrite first-kernel memory.
-  const min = image.prefAddress > MiB ? image.prefAddress : MiB;
-  const kernelReq: BufferRequest = {
-    role: "kernel",
-    bytes: image.kernel,
-    memsz: image.memsz,
-    align: image.alignment,
-    min,
-    max: image.above4G ? NO_LIMIT : FOUR_GiB,
-    topDown: false,
-    prefer: image.prefAddress,
-    why: `at or above pref_address ${hex(min)}, where its decompressor runs` +
-      (image.above4G ? "" : "; below 4 GiB: the kernel lacks XLF_CAN_BE_LOADED_ABOVE_4G"),
-  };
-  if (!image.relocatable) {
-    kernelReq.min = image.prefAddress;
-    kernelReq.max = image.prefAddress + image.memsz;
-    kernelReq.why = "exactly at pref_address: the kernel is not relocatable";
-    ctx.note(`non-relocatable kernel: loaded at its pref_address ${hex(image.prefAddress)}`);
-  }
-  const kernelAddr = ctx.addBuffer(kernelReq);
-
   let initrdAddr: bigint | undefined;
   if (ctx.initrd) {
     const req: BufferRequest = {
@@ -125,7 +112,32 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
       ctx.note("initrd placed above initrd_addr_max through ext_ramdisk_image (XLF_CAN_BE_LOADED_ABOVE_4G)");
     }
   }
+  return initrdAddr;
+}
 
+/** What boot_params needs of the kernel's setup header. */
+export interface BootHeader {
+  /** The setup header as it is copied into boot_params. */
+  setupHeader: Uint8Array;
+  /** Where it starts in boot_params (0x1f1). */
+  setupHeaderOffset: number;
+  /** Longest command line the kernel accepts, excluding the NUL. */
+  cmdlineSize: number;
+  /** The kernel can be handed EFI by a kexec loader (XLF_EFI_KEXEC). */
+  efiKexec: boolean;
+}
+
+/**
+ * Places boot_params, the command line, the EFI memory map and the setup_data chain (RNG seed, e820 entries beyond
+ * 128, SETUP_EFI) in one buffer that points into itself, in the low-data windows; crash loads hand the capture
+ * kernel the memory map of ./capture_memmap.ts. Returns the address of boot_params and what was said about the
+ * firmware.
+ */
+export function addBootParams(
+  ctx: LoadContext<X86Machine>,
+  image: BootHeader,
+  initrdAddr: bigint | undefined,
+): { bootParams: bigint; firmware: FirmwareHandover } {
   // boot_params + command line + EFI memory map + setup_data, in one buffer that points into itself.
   const cmdlineBytes = encodeCmdline(ctx.cmdline, image.cmdlineSize);
   const efi = decideEfiHandover(ctx.machine.efi, { noefi: ctx.noefi ?? false, imageTakesEfi: image.efiKexec });
@@ -181,6 +193,38 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
     setupDataAddr: bootParams + efiSetupDataOffset,
     acpiRsdpAddr: ctx.machine.acpiRsdpAddr,
   });
+  return { bootParams, firmware };
+}
+
+function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage {
+  require5LevelSupport(ctx.machine.la57, image.supports5Level, ctx.kernelName);
+
+  // Never below pref_address (as the kernel's bzImage64_load since 6.6): the decompressor moves itself up to
+  // LOAD_PHYSICAL_ADDR and uses init_size from there, outside a segment placed lower, which in a crash region would
+  // let a panic overwrite first-kernel memory.
+  const min = image.prefAddress > MiB ? image.prefAddress : MiB;
+  const kernelReq: BufferRequest = {
+    role: "kernel",
+    bytes: image.kernel,
+    memsz: image.memsz,
+    align: image.alignment,
+    min,
+    max: image.above4G ? NO_LIMIT : FOUR_GiB,
+    topDown: false,
+    prefer: image.prefAddress,
+    why: `at or above pref_address ${hex(min)}, where its decompressor runs` +
+      (image.above4G ? "" : "; below 4 GiB: the kernel lacks XLF_CAN_BE_LOADED_ABOVE_4G"),
+  };
+  if (!image.relocatable) {
+    kernelReq.min = image.prefAddress;
+    kernelReq.max = image.prefAddress + image.memsz;
+    kernelReq.why = "exactly at pref_address: the kernel is not relocatable";
+    ctx.note(`non-relocatable kernel: loaded at its pref_address ${hex(image.prefAddress)}`);
+  }
+  const kernelAddr = ctx.addBuffer(kernelReq);
+
+  const initrdAddr = addInitrd(ctx, image);
+  const { bootParams, firmware } = addBootParams(ctx, image, initrdAddr);
   return { kernelEntry: kernelAddr + STARTUP_64_OFFSET, bootParams, firmware };
 }
 

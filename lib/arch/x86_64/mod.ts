@@ -10,6 +10,7 @@ import { KEXEC_UPDATE_ELFCOREHDR } from "../../abi.ts";
 import { PAGE_SIZE } from "../../memory/ranges.ts";
 import { ELF_MACHINE_X86_64, KEXEC_ARCH_X86_64, LOW_RESERVED, START_KERNEL_MAP } from "./abi.ts";
 import { bzImageLoader, lowDataWindows } from "./bzimage_loader.ts";
+import { elfVmlinuxLoader } from "./elf_vmlinux.ts";
 import { readX86Machine, x86DestinationLimit, type X86Machine, x86UsableRam } from "./machine.ts";
 import { x86FirmwareStatus } from "./efi.ts";
 
@@ -32,7 +33,7 @@ export const x86_64: Arch<X86Machine> = {
   name: "x86_64",
   kexecArch: KEXEC_ARCH_X86_64,
   hotplugFlag: KEXEC_UPDATE_ELFCOREHDR,
-  loaders: [bzImageLoader],
+  loaders: [bzImageLoader, elfVmlinuxLoader],
   readMachine: readX86Machine,
   usableRam: x86UsableRam,
   destinationLimit: x86DestinationLimit,

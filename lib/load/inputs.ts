@@ -1,0 +1,163 @@
+/**
+ * What a load is made of, from a LoadRequest: the kernel file's loader and parsed image, the initrd as one buffer
+ * and the command line, with a wrapped image (a UKI) unwrapped first (./loaders.ts). Both syscalls start here:
+ * kexec_load plans from these bytes, kexec_file_load gets them by path or, when they are part of a file or made of
+ * several, through memfds.
+ *
+ * How a wrapper's pieces and the request's combine (systemd-stub's rules, see ../images/uki.ts):
+ *  - initrd: the wrapper's leading pieces (`.ucode`), the request's initrds, the wrapper's trailing pieces
+ *    (`.initrd`), each but the last zero-padded to a multiple of 4 bytes;
+ *  - command line: the request's (`--reuse-cmdline`, `--append`/`--command-line`) when it is not empty, else the
+ *    wrapper's (`.cmdline`): the request's replaces the wrapper's, it is never merged. A request line starting with
+ *    `@N ` selects a UKI's profile N, as the stub's load options do.
+ *
+ * @module
+ */
+
+import { fail } from "../errors.ts";
+import { checkReadable, readInputFile } from "../files.ts";
+import type { SystemView } from "../system.ts";
+import type { Arch } from "../arch/types.ts";
+import { splitProfilePrefix } from "../images/uki.ts";
+import type { ImageInfo, ImageLoader, ImagePart } from "./contract.ts";
+import { pickImage } from "./loaders.ts";
+import { composeCmdline, type LoadRequest } from "./request.ts";
+
+/** A load's inputs, read and checked. */
+export interface LoadInputs<M = unknown> {
+  loader: ImageLoader<unknown, M>;
+  /** The kernel as `loader.parse` returned it. */
+  image: unknown;
+  /** Name of the kernel for messages: the path, or the path and the part of it (`/boot/x.efi (.linux)`). */
+  kernelName: string;
+  /** The kernel's bytes: the file, or the kernel inside it. */
+  kernel: Uint8Array;
+  /** True when the kernel is part of the file (a UKI's `.linux`): kexec_file_load gets it through a memfd. */
+  kernelIsPart: boolean;
+  /** The initrd, all pieces joined; undefined when there is none. */
+  initrd?: Uint8Array;
+  /** Set when the initrd is exactly one of the request's files: kexec_file_load can open it by path. */
+  initrdPath?: string;
+  /** The command line, before a crash load's own parameters go in front. */
+  cmdline: string;
+  /** What a wrapped image says about itself and where each piece came from. */
+  info?: ImageInfo;
+}
+
+/**
+ * Joins initrd pieces into one buffer, each but the last zero-padded to a multiple of 4 bytes (the kernel unpacks
+ * concatenated cpio archives, skipping zeros between them; sd-boot pads Type #1 initrds the same way). One piece
+ * is returned as it is.
+ */
+export function joinInitrds(parts: readonly Uint8Array[]): Uint8Array | undefined {
+  if (parts.length === 0) return undefined;
+  if (parts.length === 1) return parts[0];
+  const padded = (p: Uint8Array, last: boolean) => (last ? p.length : (p.length + 3) & ~3);
+  const total = parts.reduce((n, p, i) => n + padded(p, i === parts.length - 1), 0);
+  const out = new Uint8Array(total);
+  let off = 0;
+  parts.forEach((p, i) => {
+    out.set(p, off);
+    off += padded(p, i === parts.length - 1);
+  });
+  return out;
+}
+
+/** How {@link resolveInputs} reads. */
+export interface ResolveOptions {
+  /**
+   * Read the initrd's bytes (default true). kexec_file_load alone opens a plain kernel's one initrd itself: then
+   * it is only checked for readability, not read.
+   */
+  readInitrd?: boolean;
+}
+
+/**
+ * Reads the request's files and the machine's command line, and picks and runs the loader's parse.
+ * @throws KexecError("io") for unreadable or empty files, KexecError("bad-image") for a bad image,
+ *   KexecError("usage") for a profile the image lacks or two different profile choices
+ */
+export function resolveInputs<M>(
+  req: LoadRequest,
+  sys: SystemView,
+  arch: Arch<M>,
+  opts: ResolveOptions = {},
+): LoadInputs<M> {
+  const file = readInputFile(req.kernel, "kernel");
+  let userCmdline = composeCmdline(req, sys);
+  const prefix = splitProfilePrefix(userCmdline);
+  if (prefix && req.ukiProfile !== undefined && prefix.profile !== req.ukiProfile) {
+    fail("usage", `the command line selects profile @${prefix.profile} but --uki-profile=${req.ukiProfile}`);
+  }
+  const picked = pickImage(arch, file, req.type, req.kernel, { profile: req.ukiProfile ?? prefix?.profile });
+  const wrapped = picked.unwrapped;
+  if (!wrapped && req.ukiProfile !== undefined) {
+    fail("usage", `--uki-profile applies to UKIs; ${req.kernel} is a ${picked.loader.name} image`);
+  }
+  if (wrapped && prefix) userCmdline = prefix.rest;
+
+  const kernelName = wrapped ? `${req.kernel} (${wrapped.kernel.what})` : req.kernel;
+  const image = picked.loader.parse(picked.kernel, kernelName);
+  const byPath = !wrapped && req.initrds.length === 1;
+  if (byPath && opts.readInitrd === false) {
+    checkReadable(req.initrds[0], "initrd");
+    return {
+      loader: picked.loader,
+      image,
+      kernelName,
+      kernel: picked.kernel,
+      kernelIsPart: false,
+      initrdPath: req.initrds[0],
+      cmdline: userCmdline,
+      info: entryInfo(req, picked.loader.name),
+    };
+  }
+  const own: ImagePart[] = req.initrds.map((p) => {
+    const bytes = readInputFile(p, "initrd");
+    if (bytes.length === 0) fail("io", `initrd ${p} is empty`);
+    return { what: "--initrd", bytes };
+  });
+  const pieces = [...(wrapped?.initrdsBefore ?? []), ...own, ...(wrapped?.initrdsAfter ?? [])]
+    .filter((p) => p.bytes.length > 0);
+  const useOwnCmdline = userCmdline.trim() !== "" || !wrapped?.cmdline;
+  const cmdline = useOwnCmdline ? userCmdline : wrapped.cmdline!.text;
+
+  let info: ImageInfo | undefined;
+  if (wrapped) {
+    const size = (p: ImagePart) => `${p.what} (${p.bytes.length} bytes)`;
+    info = {
+      ...wrapped.info,
+      bootEntry: req.bootEntry,
+      parts: [
+        `kernel: ${size(wrapped.kernel)}`,
+        `initrd: ${pieces.length ? pieces.map(size).join(" + ") : "none"}`,
+        `command line: ${
+          !useOwnCmdline
+            ? wrapped.cmdline!.what
+            : wrapped.cmdline
+            ? `the request's (replaces ${wrapped.cmdline.what})`
+            : `the request's (the image has no command line)`
+        }`,
+        ...wrapped.info.parts,
+      ],
+    };
+  } else {
+    info = entryInfo(req, picked.loader.name);
+  }
+  return {
+    loader: picked.loader,
+    image,
+    kernelName,
+    kernel: picked.kernel,
+    kernelIsPart: wrapped !== undefined,
+    initrd: joinInitrds(pieces.map((p) => p.bytes)),
+    initrdPath: byPath ? req.initrds[0] : undefined,
+    cmdline,
+    info,
+  };
+}
+
+/** For a plain kernel, what a plan shows about it: only which boot entry it came from, if it did. */
+function entryInfo(req: LoadRequest, format: string): ImageInfo | undefined {
+  return req.bootEntry === undefined ? undefined : { format, bootEntry: req.bootEntry, parts: [] };
+}

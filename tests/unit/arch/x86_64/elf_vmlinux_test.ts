@@ -1,0 +1,178 @@
+/**
+ * lib/arch/x86_64/elf_vmlinux.ts: PT_LOADs laid out from their p_paddr, the physical e_entry, a setup header made
+ * up for boot_params, placement at the link address or moved by a multiple of 2 MiB, and one-line refusals.
+ */
+
+import assert from "node:assert/strict";
+import { elfVmlinuxLoader, parseElfVmlinux, syntheticSetupHeader } from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import { buildLoadPlan } from "../../../../lib/load/build.ts";
+import { loadRequest } from "../../../../lib/load/request.ts";
+import { validatePlan } from "../../../../lib/load/plan.ts";
+import { performLoad } from "../../../../lib/load/load.ts";
+import { DRY_RUN_KERNEL } from "../../../../lib/runtime.ts";
+import { fsSystemView } from "../../../../lib/system.ts";
+import { le, machineDir, throwsKexec } from "../../test_helpers.ts";
+
+interface Seg {
+  type?: number;
+  paddr: bigint;
+  vaddr?: bigint;
+  data: Uint8Array;
+  memsz?: bigint;
+  align?: bigint;
+}
+
+const MiB = 0x100000n;
+const KMAP = 0xffffffff80000000n;
+
+/** An ELF64 x86_64 ET_EXEC with the given segments (file data at 4 KiB-aligned offsets), no section headers. */
+function buildElf(segs: Seg[], opts: { entry?: bigint; machine?: number; type?: number } = {}): Uint8Array {
+  const phoff = 64;
+  let off = 0x1000;
+  const offsets = segs.map((s) => {
+    const o = off;
+    off += Math.ceil(Math.max(s.data.length, 1) / 0x1000) * 0x1000;
+    return o;
+  });
+  const file = new Uint8Array(off);
+  const dv = new DataView(file.buffer);
+  file.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
+  dv.setUint16(0x10, opts.type ?? 2, true);
+  dv.setUint16(0x12, opts.machine ?? 62, true);
+  dv.setUint32(0x14, 1, true);
+  dv.setBigUint64(0x18, opts.entry ?? segs[0].paddr + 0xb53n, true);
+  dv.setBigUint64(0x20, BigInt(phoff), true);
+  dv.setUint16(0x34, 64, true);
+  dv.setUint16(0x36, 56, true);
+  dv.setUint16(0x38, segs.length, true);
+  dv.setUint16(0x3a, 64, true);
+  segs.forEach((s, i) => {
+    const p = phoff + i * 56;
+    dv.setUint32(p, s.type ?? 1, true);
+    dv.setUint32(p + 4, 5, true);
+    dv.setBigUint64(p + 8, BigInt(offsets[i]), true);
+    dv.setBigUint64(p + 16, s.vaddr ?? s.paddr + KMAP, true);
+    dv.setBigUint64(p + 24, s.paddr, true);
+    dv.setBigUint64(p + 32, BigInt(s.data.length), true);
+    dv.setBigUint64(p + 40, s.memsz ?? BigInt(s.data.length), true);
+    dv.setBigUint64(p + 48, s.align ?? 2n * MiB, true);
+    file.set(s.data, offsets[i]);
+  });
+  return file;
+}
+
+const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
+/** Like Debian's: text at 16 MiB, data at 18 MiB, percpu with vaddr 0, init+bss with memsz > filesz. */
+const kernelSegs = (): Seg[] => [
+  { paddr: 16n * MiB, data: fill(0x3000, 0xaa) },
+  { paddr: 18n * MiB, data: fill(0x2000, 0xbb) },
+  { paddr: 18n * MiB + 0x5000n, vaddr: 0n, data: fill(0x1000, 0xcc) },
+  { paddr: 20n * MiB, data: fill(0x1000, 0xdd), memsz: 0x400000n },
+];
+
+Deno.test("parseElfVmlinux: segments at their p_paddr distances, gaps zero, physical entry, span to the last memsz", () => {
+  const v = parseElfVmlinux(buildElf(kernelSegs()), "vmlinux");
+  assert.equal(v.linkBase, 16n * MiB);
+  assert.equal(v.entryOffset, 0xb53n);
+  assert.equal(v.alignment, 2n * MiB);
+  assert.equal(v.memsz, 4n * MiB + 0x400000n);
+  assert.equal(v.segmentCount, 4);
+  assert.equal(v.image.length, Number(4n * MiB + 0x1000n), "up to the last file byte; bss is the kernel's zero fill");
+  assert.equal(v.image[0], 0xaa);
+  assert.equal(v.image[0x3000], 0, "gap");
+  assert.equal(v.image[Number(2n * MiB)], 0xbb);
+  assert.equal(v.image[Number(2n * MiB + 0x5000n)], 0xcc, "placed by p_paddr although p_vaddr is 0");
+  assert.equal(v.image[Number(4n * MiB)], 0xdd);
+  const virt = parseElfVmlinux(buildElf(kernelSegs(), { entry: KMAP + 16n * MiB + 0x100n }), "v");
+  assert.equal(virt.entryOffset, 0x100n, "a virtual e_entry is translated through its segment");
+  assert.ok(elfVmlinuxLoader.probe(buildElf(kernelSegs())));
+});
+
+Deno.test("parseElfVmlinux: refusals name the field or program header", () => {
+  const segs = kernelSegs();
+  const cases: [Uint8Array, RegExp][] = [
+    [buildElf(segs, { machine: 3 }), /^v: e_machine at 0x12 is 3, expected 62 \(x86_64\): not an x86_64 kernel$/],
+    [
+      buildElf(segs, { type: 1 }),
+      /^v: e_type at 0x10 is 1, expected ET_EXEC \(2\): an object file, not a linked vmlinux$/,
+    ],
+    [
+      buildElf([...segs, { type: 3, paddr: 0n, data: fill(8, 1) }]),
+      /^v: program header 4 is PT_INTERP: a user-space program/,
+    ],
+    [buildElf([{ type: 4, paddr: 0n, data: fill(8, 1) }], { entry: 0n }), /^v: no PT_LOAD program header with memory/],
+    [
+      buildElf([{ ...segs[0], align: 0x1000n }]),
+      /^v: program header 0 \(PT_LOAD, p_paddr 0x1000000\): p_align 0x1000 is not a multiple of 2 MiB/,
+    ],
+    [
+      buildElf([segs[0], { paddr: 16n * MiB + 0x2000n, data: fill(0x1000, 1) }]),
+      /^v: program headers 0 and 1 \(PT_LOAD\) overlap in physical memory \(0x1000000 \+ 0x3000 > 0x1002000\)$/,
+    ],
+    [
+      buildElf([{ paddr: 16n * MiB + 0x1000n, data: fill(16, 1) }]),
+      /lowest PT_LOAD p_paddr 0x1001000 is not 2 MiB-aligned/,
+    ],
+    [buildElf(segs, { entry: 0x1234n }), /^v: e_entry at 0x18 \(0x1234\) is in no PT_LOAD segment$/],
+    [
+      buildElf(segs).subarray(0, 0x1800),
+      /^v: ELF: program header 0 \(at 0x40\): 0x1000 \(p_offset\) \+ 0x3000 bytes \(p_filesz\) runs past end of file/,
+    ],
+    [buildElf(segs).fill(0, 4, 5), /^v: ELF: EI_CLASS at 0x4 is 0, expected ELFCLASS64/],
+  ];
+  for (const [file, re] of cases) throwsKexec(() => parseElfVmlinux(file, "v"), "bad-image", re);
+});
+
+Deno.test("syntheticSetupHeader: HdrS, protocol 2.15, loaded high, 64-bit, 2047-byte command line", () => {
+  const v = parseElfVmlinux(buildElf(kernelSegs()), "v");
+  const hdr = syntheticSetupHeader(v);
+  const file = new Uint8Array(0x26c);
+  file.set(hdr, 0x1f1);
+  const r = le(file);
+  assert.equal(r.u16(0x1fe), 0xaa55);
+  assert.equal(r.u32(0x202), 0x53726448);
+  assert.equal(r.u16(0x206), 0x020f);
+  assert.equal(r.u8(0x211), 1);
+  assert.equal(r.u32(0x230), 0x200000);
+  assert.equal(r.u16(0x236), 3);
+  assert.equal(r.u32(0x238), 2047);
+  assert.equal(r.u64(0x258), 16n * MiB);
+  assert.equal(r.u16(0x1f2), 1);
+});
+
+Deno.test("plans: at the link address when free; moved by a multiple of 2 MiB inside --mem-min and crash regions", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-elf-" });
+  const path = `${dir}/vmlinux`;
+  Deno.writeFileSync(path, buildElf(kernelSegs()));
+  const nocrash = fsSystemView(machineDir("qemu-q35-2g-nocrash"));
+  const plan = (init: Parameters<typeof loadRequest>[0], sys = nocrash) => {
+    const built = buildLoadPlan(loadRequest(init), sys, new Uint8Array(32));
+    validatePlan(built.plan, built.limits);
+    return built.plan;
+  };
+  const p = plan({ kernel: path, append: "console=ttyS0" });
+  assert.equal(p.loader, "elf-x86_64");
+  const k = p.segments.find((s) => s.role === "kernel")!;
+  assert.equal(k.mem, 16n * MiB);
+  assert.equal(k.memsz, 0x800000n);
+  assert.equal(p.kernelEntry, 16n * MiB + 0xb53n);
+  const bp = le(p.segments.find((s) => s.role === "boot-params")!.buf);
+  assert.equal(bp.u32(0x202), 0x53726448, "boot_params carries the made-up header");
+  assert.equal(bp.u8(0x210), 0xd0, "type_of_loader: kexec");
+  assert.equal(BigInt(bp.u32(0x228)), p.bootParams + 0x1000n, "cmd_line_ptr after boot_params");
+  const moved = plan({ kernel: path, memMin: 0x5100000n });
+  const mk = moved.segments.find((s) => s.role === "kernel")!;
+  assert.equal(mk.mem, 0x5200000n);
+  assert.equal(moved.kernelEntry, 0x5200000n + 0xb53n);
+  assert.match(moved.notes.join("\n"), /vmlinux moved from its link address 0x1000000 to 0x5200000 \(by 0x4200000/);
+  const crash = plan({ kind: "crash", kernel: path }, fsSystemView(machineDir("qemu-q35-2g-crash256m")));
+  const ck = crash.segments.find((s) => s.role === "kernel")!;
+  assert.equal(ck.mem % (2n * MiB), 0n);
+  assert.equal(crash.kernelEntry - ck.mem, 0xb53n);
+  const env = { sys: nocrash, kernel: DRY_RUN_KERNEL, out() {}, err() {}, shutdown() {}, uid: 0 };
+  throwsKexec(
+    () => performLoad(loadRequest({ kernel: path, syscall: "kexec_file_load" }), env, { dryRun: true }),
+    "unsupported",
+    /^kexec_file_load cannot load elf-x86_64 images; use -c \(kexec_load\)$/,
+  );
+});
