@@ -22,6 +22,17 @@ import type { ImageInfo } from "./image_info.ts";
 export type { ImageInfo };
 
 /**
+ * Part of a buffer that keeps its place relative to the buffer's start: one segment from `offset` (page-aligned) to
+ * the next piece's offset (the last one to the buffer's memsz). A kernel made of several ELF segments is loaded this
+ * way without copying them into one array.
+ */
+export interface BufferPiece {
+  /** Bytes from the buffer's start, page-aligned, increasing from piece to piece. */
+  offset: bigint;
+  bytes: Uint8Array;
+}
+
+/**
  * One buffer a loader wants in memory: its contents and the constraints on its physical address (memsz, align,
  * min, max, topDown, prefer as in a placement request).
  */
@@ -29,8 +40,11 @@ export interface BufferRequest extends Omit<PlacementRequest, "what"> {
   role: SegmentRole;
   /** Words for messages ("kernel", "boot_params"); default: the role. */
   what?: string;
-  /** The contents, or a function of the chosen address giving them (boot data that points into itself). */
-  bytes: Uint8Array | ((mem: bigint) => Uint8Array);
+  /**
+   * The contents, or a function of the chosen address giving them (boot data that points into itself), or pieces at
+   * fixed offsets (one segment each).
+   */
+  bytes: Uint8Array | ((mem: bigint) => Uint8Array) | readonly BufferPiece[];
   /** Why the window is what it is, for the message when nothing fits in it ("below 4 GiB: no XLF_..."). */
   why?: string;
 }

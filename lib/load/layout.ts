@@ -10,7 +10,7 @@ import { fail, hex } from "../errors.ts";
 import { alignUp, PAGE_SIZE, type Range } from "../memory/ranges.ts";
 import { freeBytes, freeList, place } from "../memory/placement.ts";
 import type { AddressWindow } from "../arch/types.ts";
-import type { BufferRequest } from "./contract.ts";
+import type { BufferPiece, BufferRequest } from "./contract.ts";
 import type { PlanSegment } from "./plan.ts";
 
 /** The highest address + 1 of the 64-bit space: "no upper limit". */
@@ -42,6 +42,29 @@ export interface LayoutOptions {
   crash: boolean;
   /** --mem-min or --mem-max was given (for messages). */
   memLimited: boolean;
+}
+
+function isPieces(b: BufferRequest["bytes"]): b is readonly BufferPiece[] {
+  return Array.isArray(b);
+}
+
+/**
+ * The segments of a buffer given as pieces: each from its page-aligned offset to the next piece's (the last to the
+ * buffer's memsz), its bytes fitting in that.
+ * @throws KexecError("layout") for pieces that are out of order, unaligned or too large (a loader's bug)
+ */
+function pieceSegments(req: BufferRequest, pieces: readonly BufferPiece[], mem: bigint, memsz: bigint): PlanSegment[] {
+  const what = req.what ?? req.role;
+  return pieces.map((p, i) => {
+    const end = i + 1 < pieces.length ? pieces[i + 1].offset : memsz;
+    if (p.offset % PAGE_SIZE !== 0n || end <= p.offset || BigInt(p.bytes.length) > end - p.offset) {
+      fail(
+        "layout",
+        `${what} piece ${i} at offset ${hex(p.offset)} (${hex(p.bytes.length)} bytes) does not fit before ${hex(end)}`,
+      );
+    }
+    return { role: req.role, buf: p.bytes, mem: mem + p.offset, memsz: alignUp(end - p.offset, PAGE_SIZE) };
+  });
 }
 
 /** A layout over `opts.allowed`. */
@@ -94,8 +117,12 @@ export function newLayout(opts: LayoutOptions): Layout {
     reserve,
     addBuffer(req) {
       const mem = reserve(req);
-      const buf = typeof req.bytes === "function" ? req.bytes(mem) : req.bytes;
       const memsz = alignUp(req.memsz, PAGE_SIZE);
+      if (isPieces(req.bytes)) {
+        segments.push(...pieceSegments(req, req.bytes, mem, memsz));
+        return mem;
+      }
+      const buf = typeof req.bytes === "function" ? req.bytes(mem) : req.bytes;
       if (BigInt(buf.length) > memsz) {
         fail("layout", `the ${req.what ?? req.role} is ${hex(buf.length)} bytes, more than the ${hex(memsz)} reserved`);
       }

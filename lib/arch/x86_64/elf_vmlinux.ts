@@ -10,7 +10,7 @@
  * initrd below 2 GiB or (ext_ramdisk_image) above. KASLR_FLAG stays clear: nothing randomised the kernel.
  *
  * Placement: the segments keep their distances (one buffer from the lowest p_paddr to the end of the last segment,
- * gaps zero), at the link address when it is free (kexec-tools' and u-root's behaviour), else, and always for crash
+ * a kexec segment per PT_LOAD inside it), at the link address when it is free (kexec-tools' and u-root's behaviour), else, and always for crash
  * loads, moved by a multiple of 2 MiB: the kernel's startup code (head64.c __startup_64) computes the physical
  * delta itself and requires nothing but PMD alignment, as after the decompressor of a relocated bzImage. No
  * relocations are applied: they are only needed for a virtual (KASLR) move, which this is not. kexec-tools can
@@ -28,7 +28,8 @@ import { fail, hex, KexecError } from "../../errors.ts";
 import { alignUp, PAGE_SIZE } from "../../memory/ranges.ts";
 import { hasElfMagic, parseElf } from "../../elf/reader.ts";
 import { EHDR, ET_DYN, ET_EXEC, ET_REL, PT_INTERP, PT_LOAD } from "../../elf/constants.ts";
-import type { ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
+import type { BufferPiece, ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
+import type { ProgramHeader } from "../../elf/types.ts";
 import { HDR, HDRS_MAGIC, LOADED_HIGH, XLF_CAN_BE_LOADED_ABOVE_4G, XLF_KERNEL_64 } from "./bzimage.ts";
 import { addBootParams, addInitrd } from "./bzimage_loader.ts";
 import { ELF_MACHINE_X86_64 } from "./abi.ts";
@@ -49,8 +50,11 @@ const HEADER_END = 0x26c;
 
 /** A parsed x86_64 vmlinux. Addresses are physical. */
 export interface ElfVmlinux {
-  /** The PT_LOAD segments as they lie in memory from {@link linkBase}, up to the last file byte (gaps zero). */
-  image: Uint8Array;
+  /**
+   * The PT_LOAD segments' file bytes at their distances from {@link linkBase}: one piece per segment that starts on
+   * its own page (a view into the file, no copy), segments sharing a page joined into one.
+   */
+  pieces: BufferPiece[];
   /** The lowest p_paddr: where the kernel is linked to run (LOAD_PHYSICAL_ADDR, 16 MiB on Debian). */
   linkBase: bigint;
   /** Bytes from linkBase to the end of the highest segment's memory (p_paddr + p_memsz). */
@@ -59,7 +63,7 @@ export interface ElfVmlinux {
   entryOffset: bigint;
   /** Alignment of any move: the largest PT_LOAD p_align, at least 2 MiB. */
   alignment: bigint;
-  /** How many PT_LOAD segments went into {@link image}. */
+  /** How many PT_LOAD segments there are. */
   segmentCount: number;
 }
 
@@ -131,16 +135,42 @@ export function parseElfVmlinux(bytes: Uint8Array, name = "kernel"): ElfVmlinux 
   const entry = inPhys ? h.entry : inVirt ? h.entry - inVirt.vaddr + inVirt.paddr : undefined;
   if (entry === undefined) return bad(`e_entry at ${hex(EHDR.entry)} (${hex(h.entry)}) is in no PT_LOAD segment`);
 
-  const fileEnd = sorted.reduce((end, p) => {
-    const e = p.paddr + p.filesz - linkBase;
-    return e > end ? e : end;
-  }, 0n);
-  const image = new Uint8Array(Number(fileEnd));
+  return {
+    pieces: piecesOf(bytes, sorted, linkBase),
+    linkBase,
+    memsz,
+    entryOffset: entry - linkBase,
+    alignment,
+    segmentCount: loads.length,
+  };
+}
+
+/**
+ * The segments' file bytes as buffer pieces: a segment that starts on a page of its own is a view into the file;
+ * segments sharing a page with the one before are copied into one piece with it.
+ */
+function piecesOf(bytes: Uint8Array, sorted: readonly ProgramHeader[], linkBase: bigint): BufferPiece[] {
+  const groups: { offset: bigint; memEnd: bigint; segs: ProgramHeader[] }[] = [];
   for (const p of sorted) {
-    const from = Number(p.offset);
-    image.set(bytes.subarray(from, from + Number(p.filesz)), Number(p.paddr - linkBase));
+    const at = p.paddr - linkBase;
+    const last = groups[groups.length - 1];
+    if (last && (at % PAGE_SIZE !== 0n || at < alignUp(last.memEnd, PAGE_SIZE))) {
+      last.segs.push(p);
+      if (at + p.memsz > last.memEnd) last.memEnd = at + p.memsz;
+    } else {
+      groups.push({ offset: at - (at % PAGE_SIZE), memEnd: at + p.memsz, segs: [p] });
+    }
   }
-  return { image, linkBase, memsz, entryOffset: entry - linkBase, alignment, segmentCount: loads.length };
+  return groups.map((g) => {
+    const file = (p: ProgramHeader) => bytes.subarray(Number(p.offset), Number(p.offset + p.filesz));
+    if (g.segs.length === 1 && g.segs[0].paddr - linkBase === g.offset) {
+      return { offset: g.offset, bytes: file(g.segs[0]) };
+    }
+    const end = g.segs.reduce((e, p) => (p.paddr - linkBase + p.filesz > e ? p.paddr - linkBase + p.filesz : e), 0n);
+    const out = new Uint8Array(Number(end - g.offset));
+    for (const p of g.segs) out.set(file(p), Number(p.paddr - linkBase - g.offset));
+    return { offset: g.offset, bytes: out };
+  });
 }
 
 /**
@@ -175,7 +205,7 @@ function loadElfVmlinux(v: ElfVmlinux, ctx: LoadContext<X86Machine>): LoadedImag
   const kernelAddr = ctx.addBuffer({
     role: "kernel",
     what: "vmlinux",
-    bytes: v.image,
+    bytes: v.pieces,
     memsz: v.memsz,
     align: v.alignment,
     // A reboot load stays at or above its link address (below it sits what the firmware and BIOS left); a crash

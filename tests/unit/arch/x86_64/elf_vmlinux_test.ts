@@ -77,15 +77,27 @@ Deno.test("parseElfVmlinux: segments at their p_paddr distances, gaps zero, phys
   assert.equal(v.alignment, 2n * MiB);
   assert.equal(v.memsz, 4n * MiB + 0x400000n);
   assert.equal(v.segmentCount, 4);
-  assert.equal(v.image.length, Number(4n * MiB + 0x1000n), "up to the last file byte; bss is the kernel's zero fill");
-  assert.equal(v.image[0], 0xaa);
-  assert.equal(v.image[0x3000], 0, "gap");
-  assert.equal(v.image[Number(2n * MiB)], 0xbb);
-  assert.equal(v.image[Number(2n * MiB + 0x5000n)], 0xcc, "placed by p_paddr although p_vaddr is 0");
-  assert.equal(v.image[Number(4n * MiB)], 0xdd);
+  assert.deepEqual(v.pieces.map((p) => [p.offset, p.bytes.length, p.bytes[0]]), [
+    [0n, 0x3000, 0xaa],
+    [2n * MiB, 0x2000, 0xbb],
+    [2n * MiB + 0x5000n, 0x1000, 0xcc], // placed by p_paddr although p_vaddr is 0
+    [4n * MiB, 0x1000, 0xdd], // file bytes only: bss is the kernel's zero fill
+  ]);
   const virt = parseElfVmlinux(buildElf(kernelSegs(), { entry: KMAP + 16n * MiB + 0x100n }), "v");
   assert.equal(virt.entryOffset, 0x100n, "a virtual e_entry is translated through its segment");
   assert.ok(elfVmlinuxLoader.probe(buildElf(kernelSegs())));
+});
+
+Deno.test("parseElfVmlinux: segments sharing a page become one piece, copied; the others stay views", () => {
+  const file = buildElf([
+    { paddr: 16n * MiB, data: fill(0x1800, 1) },
+    { paddr: 16n * MiB + 0x1800n, data: fill(0x100, 2) }, // starts inside the first segment's last page
+    { paddr: 18n * MiB, data: fill(0x10, 3) },
+  ]);
+  const v = parseElfVmlinux(file, "v");
+  assert.deepEqual(v.pieces.map((p) => [p.offset, p.bytes.length]), [[0n, 0x1900], [2n * MiB, 0x10]]);
+  assert.deepEqual([v.pieces[0].bytes[0x17ff], v.pieces[0].bytes[0x1800]], [1, 2]);
+  assert.equal(v.pieces[1].bytes.buffer, file.buffer, "a segment on its own pages is not copied");
 });
 
 Deno.test("parseElfVmlinux: refusals name the field or program header", () => {
@@ -152,9 +164,13 @@ Deno.test("plans: at the link address when free; moved by a multiple of 2 MiB in
   };
   const p = plan({ kernel: path, append: "console=ttyS0" });
   assert.equal(p.loader, "elf-x86_64");
-  const k = p.segments.find((s) => s.role === "kernel")!;
-  assert.equal(k.mem, 16n * MiB);
-  assert.equal(k.memsz, 0x800000n);
+  const k = p.segments.filter((s) => s.role === "kernel");
+  assert.deepEqual(k.map((s) => [s.mem, s.memsz, s.buf.length]), [
+    [16n * MiB, 2n * MiB, 0x3000],
+    [18n * MiB, 0x5000n, 0x2000],
+    [18n * MiB + 0x5000n, 2n * MiB - 0x5000n, 0x1000],
+    [20n * MiB, 0x400000n, 0x1000],
+  ], "a segment per PT_LOAD, each reaching to the next");
   assert.equal(p.kernelEntry, 16n * MiB + 0xb53n);
   const bp = le(p.segments.find((s) => s.role === "boot-params")!.buf);
   assert.equal(bp.u32(0x202), 0x53726448, "boot_params carries the made-up header");
