@@ -43,3 +43,15 @@ export function readLoaderVariable(sys: SystemView, name: LoaderVariable): strin
   const r = sys.read(`/sys/firmware/efi/efivars/${name}-${LOADER_GUID}`);
   return r.kind === "ok" ? decodeEfiString(r.bytes) : undefined;
 }
+
+/** The EFI global variables' vendor GUID. */
+export const EFI_GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
+
+/** Whether the firmware enforces Secure Boot (SecureBoot = 1 and SetupMode = 0); false when unknown. */
+export function secureBootEnabled(sys: SystemView): boolean {
+  const byte = (name: string) => {
+    const r = sys.read(`/sys/firmware/efi/efivars/${name}-${EFI_GLOBAL_GUID}`);
+    return r.kind === "ok" && r.bytes.length >= 5 ? r.bytes[4] : undefined;
+  };
+  return byte("SecureBoot") === 1 && byte("SetupMode") !== 1;
+}

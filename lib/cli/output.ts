@@ -92,6 +92,7 @@ export function renderStatus(s: KexecStatus): string {
       `${s.record.loadedAt}, ${s.record.syscall}, flags ${hex(s.record.flags)}${s.record.hotplug ? " (hotplug)" : ""}`,
     ]);
   }
+  if (s.record?.image) rows.push(["loaded image", imageLines(s.record.image)[0].replace(/^image +/, "")]);
   if (s.recordProblem) rows.push(["last kexec-ts -p load", `unusable: ${s.recordProblem}`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const v = s.verdict;

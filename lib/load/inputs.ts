@@ -19,6 +19,7 @@ import { checkReadable, readInputFile } from "../files.ts";
 import type { SystemView } from "../system.ts";
 import type { Arch } from "../arch/types.ts";
 import { splitProfilePrefix } from "../images/uki.ts";
+import { secureBootEnabled } from "../boot/efivars.ts";
 import type { ImageInfo, ImageLoader, ImagePart } from "./contract.ts";
 import { pickImage } from "./loaders.ts";
 import { composeCmdline, type LoadRequest } from "./request.ts";
@@ -42,6 +43,8 @@ export interface LoadInputs<M = unknown> {
   cmdline: string;
   /** What a wrapped image says about itself and where each piece came from. */
   info?: ImageInfo;
+  /** Things the user should know (a command line systemd-stub would have ignored). */
+  warnings: string[];
 }
 
 /**
@@ -110,6 +113,7 @@ export function resolveInputs<M>(
       initrdPath: req.initrds[0],
       cmdline: userCmdline,
       info: entryInfo(req, picked.loader.name),
+      warnings: [],
     };
   }
   const own: ImagePart[] = req.initrds.map((p) => {
@@ -123,6 +127,13 @@ export function resolveInputs<M>(
   const cmdline = useOwnCmdline ? userCmdline : wrapped.cmdline!.text;
 
   let info: ImageInfo | undefined;
+  const warnings: string[] = [];
+  if (wrapped?.cmdline && useOwnCmdline && secureBootEnabled(sys)) {
+    warnings.push(
+      `Secure Boot is on: systemd-stub would boot ${req.kernel} with its ${wrapped.cmdline.what} and ignore this ` +
+        "command line; kexec-ts uses yours",
+    );
+  }
   if (wrapped) {
     const size = (p: ImagePart) => `${p.what} (${p.bytes.length} bytes)`;
     info = {
@@ -154,6 +165,7 @@ export function resolveInputs<M>(
     initrdPath: byPath ? req.initrds[0] : undefined,
     cmdline,
     info,
+    warnings,
   };
 }
 

@@ -135,6 +135,7 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   const mayUseLoad = req.syscall !== "kexec_file_load";
   const arch = currentArch();
   const inputs = resolveInputs(req, env.sys, arch, { readInitrd: mayUseLoad });
+  warnings.push(...inputs.warnings);
   const built = mayUseLoad
     ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
     : undefined;

@@ -172,3 +172,20 @@ Deno.test("kexec_file_load of a UKI gets memfds of its kernel and initrd; of a b
   performLoad(loadRequest({ kernel: BZ, syscall: "kexec_file_load", initrds: [ODD], append: "x" }), env);
   assert.deepEqual(got[1], { kernel: BZ, initrd: ODD, cmdline: "x" });
 });
+
+Deno.test("Secure Boot on: replacing a UKI's .cmdline is done, with a warning that systemd-stub would not", () => {
+  const efi = (b: number) => new Uint8Array([6, 0, 0, 0, b]);
+  const sb = (secure: number, setup: number) =>
+    recordSystemView({
+      "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c": efi(secure),
+      "/sys/firmware/efi/efivars/SetupMode-8be4df61-93ca-11d2-aa0d-00e098032b8c": efi(setup),
+    });
+  const warn = (view = sb(1, 0), append?: string) =>
+    resolveInputs(loadRequest({ kernel: UKI, append }), view, x86_64).warnings;
+  assert.deepEqual(warn(sb(1, 0), "mine"), [
+    `Secure Boot is on: systemd-stub would boot ${UKI} with its .cmdline and ignore this command line; kexec-ts uses yours`,
+  ]);
+  assert.deepEqual(warn(sb(1, 0)), [], "no command line of its own: the UKI's is used");
+  assert.deepEqual(warn(sb(0, 0), "mine"), []);
+  assert.deepEqual(warn(sb(1, 1), "mine"), [], "setup mode does not enforce");
+});

@@ -144,3 +144,32 @@ Deno.test("writeCrashRecord / readCrashRecord round trip; failures are returned,
     Deno.removeSync(root, { recursive: true });
   }
 });
+
+Deno.test("a UKI crash load's record keeps the profile, the boot entry and the image facts, each field checked", () => {
+  const uki = record({
+    request: loadRequest({ kind: "crash", kernel: "/efi/EFI/Linux/os.efi", ukiProfile: 1, bootEntry: "os.efi@kdump" }),
+    image: {
+      format: "uki",
+      title: "OS",
+      version: "1",
+      uname: "6.12.0",
+      profile: 1,
+      profileCount: 2,
+      profileId: "kdump",
+      bootEntry: "os.efi@kdump",
+      parts: ["kernel: .linux (5 bytes)"],
+    },
+  });
+  assert.deepEqual(read(recordText(uki)), { kind: "ok", record: uki });
+  const json = JSON.parse(recordText(uki));
+  const bad = (patch: Record<string, unknown>, re: RegExp) => {
+    const r = read(JSON.stringify({ ...json, ...patch }));
+    assert.equal(r.kind, "bad");
+    assert.match((r as { why: string }).why, re);
+  };
+  bad({ image: { ...json.image, parts: "x" } }, /crash-load\.json \(image\): field "parts" is not a list of text/);
+  bad({ image: { ...json.image, profile: -1 } }, /\(image\): field "profile" is not a small number/);
+  bad({ image: { ...json.image, format: 3 } }, /\(image\): field "format" is not a string/);
+  bad({ image: [] }, /\(image\): field "image" is not an object/);
+  bad({ request: { ...json.request, ukiProfile: "1" } }, /field "ukiProfile" is not a profile number/);
+});
