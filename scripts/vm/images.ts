@@ -243,6 +243,8 @@ export interface ImageOptions {
   big?: boolean;
   /** The kernel the guest boots and carries as /boot/vmlinuz (default 6.12). */
   kernel?: KernelId;
+  /** More host files for the main image (guest path -> host path), cached as the variant `main-KERNEL-NAME`. */
+  extra?: { name: string; files: Record<string, string> };
 }
 
 /** Builds (or reuses) every guest image. */
@@ -275,6 +277,7 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.hostFile("/boot/vmlinuz", kernelImage(kernel));
   t.hostFile("/boot/stage2.cpio", stage2);
   if (stage2Big) t.hostFile("/boot/stage2-big.cpio", stage2Big);
-  const main = cached(`main-${kernel}${opts.big ? "-big" : ""}`, t);
+  for (const [guest, host] of Object.entries(opts.extra?.files ?? {})) t.hostFile(guest, host);
+  const main = cached(`main-${kernel}${opts.big ? "-big" : ""}${opts.extra ? `-${opts.extra.name}` : ""}`, t);
   return { main, stage2, stage2Big };
 }

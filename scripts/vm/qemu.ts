@@ -89,6 +89,8 @@ export interface VmOptions {
    * use it; the benchmark uses "multi" because it compares timings and a real machine's CPUs do run in parallel.
    */
   tcg?: "single" | "multi";
+  /** Raw disk images attached read-only as virtio disks (/dev/vda, /dev/vdb, ...; the guest needs virtio_blk). */
+  drives?: string[];
   /** Whole-run limit. */
   timeoutMs: number;
   /** Handles `@@KTS-REQ` requests; the default knows `hotadd-mem SIZE_MIB`. */
@@ -233,6 +235,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     "none",
     "-net",
     "none",
+    ...(opts.drives ?? []).flatMap((d) => ["-drive", `file=${d},if=virtio,format=raw,readonly=on`]),
   ];
   const start = Date.now();
   const deadline = start + opts.timeoutMs;

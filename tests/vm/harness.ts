@@ -25,10 +25,14 @@ export interface Run {
 const images = new Map<string, GuestImages>();
 
 /** The guest images for a kernel (built, or found in the cache, once per test process). */
-export function guestImages(big = false, kernel: KernelId = DEFAULT_KERNEL): GuestImages {
-  const key = `${kernel}${big ? "-big" : ""}`;
+export function guestImages(
+  big = false,
+  kernel: KernelId = DEFAULT_KERNEL,
+  extra?: { name: string; files: Record<string, string> },
+): GuestImages {
+  const key = `${kernel}${big ? "-big" : ""}${extra ? `-${extra.name}` : ""}`;
   let img = images.get(key);
-  if (!img) images.set(key, img = buildImages({ big, kernel }));
+  if (!img) images.set(key, img = buildImages({ big, kernel, extra }));
   return img;
 }
 
@@ -36,6 +40,8 @@ export function guestImages(big = false, kernel: KernelId = DEFAULT_KERNEL): Gue
 export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenario">> {
   /** Use the image with the 64 MiB stage-2 initrd. */
   big?: boolean;
+  /** A variant of the main image with more host files (guest path -> host path). */
+  extra?: { name: string; files: Record<string, string> };
   /** Make CPUs hot-pluggable up to this many (ACPI table upgrade, scripts/vm/acpi.ts); sets -smp. */
   maxCpus?: number;
   onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
@@ -43,7 +49,7 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
 
 /** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
 export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
-  const img = guestImages(opts.big, opts.kernel);
+  const img = guestImages(opts.big, opts.kernel, opts.extra);
   let initrd = img.main;
   let smp = opts.smp;
   if (opts.maxCpus) {
@@ -65,6 +71,7 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
     firmware: opts.firmware,
     onRequest: opts.onRequest,
     stopOnConsole: opts.stopOnConsole,
+    drives: opts.drives,
   });
   const markers = new Map<string, Marker[]>();
   for (const m of result.markers) {

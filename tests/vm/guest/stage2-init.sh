@@ -13,6 +13,8 @@ exec >/dev/ttyS1 2>&1
 echo "@@KTS stage2.boot $(cut -d' ' -f1 /proc/uptime)"
 echo "@@KTS stage2.cmdline $(cat /proc/cmdline)"
 echo "@@KTS stage2.marker $(cat /kts-marker)"
+# A UKI's .ucode archive (the image tests put a marker file in it): it was unpacked before the initrd.
+[ -f /kts-ucode ] && echo "@@KTS stage2.ucode $(cat /kts-ucode)"
 echo "@@KTS stage2.kernel $(uname -r)"
 echo "@@KTS stage2.memtotal $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)"
 # Firmware the kernel was handed: EFI (runtime services, runtime map, variables through efivarfs), DMI, ACPI.
