@@ -196,6 +196,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       case "serial-baud":
         if (o.value !== "115200") fail("not-implemented", "not implemented yet: --serial-baud other than 115200");
         break;
+      case "args-linux":
+        break; // kexec-tools' elf-x86_64 option; kexec-ts always boots a vmlinux with boot_params
       case "elf64-core-headers":
         break; // x86_64 always writes ELF64 core headers
       case "noefi":

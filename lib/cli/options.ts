@@ -123,6 +123,13 @@ export const OPTIONS: readonly OptionDef[] = [
     help: "boot entries are in DIR (default: the ESP, XBOOTLDR)",
   },
   {
+    name: "args-linux",
+    long: ["args-linux"],
+    arg: "none",
+    group: "load",
+    help: "accepted: an ELF vmlinux always gets Linux boot_params",
+  },
+  {
     name: "mem-min",
     long: ["mem-min"],
     arg: "required",
@@ -292,7 +299,6 @@ export const OPTIONS: readonly OptionDef[] = [
     ["pass-memmap-cmdline", "none"],
     ["reuse-video-type", "none"],
     ["elf32-core-headers", "none"],
-    ["args-linux", "none"],
     ["args-elf", "none"],
     ["args-none", "none"],
     ["no-cma", "none"],

@@ -34,6 +34,8 @@ Deno.test("args: --boot-entry instead of KERNEL, --boot-root, --uki-profile, and
   throwsKexec(() => parseInvocation(["-l", "--uki-profile=256", "k"]), "usage", /a number from 0 to 255/);
   throwsKexec(() => parseInvocation(["-l", "--uki-profile=-1", "k"]), "usage", /a number from 0 to 255/);
   throwsKexec(() => parseInvocation(["entries", "x"]), "usage", /entries takes no file argument/);
+  assert.equal(parseInvocation(["-l", "--args-linux", "/boot/vmlinux"]).load?.kernel, "/boot/vmlinux");
+  throwsKexec(() => parseInvocation(["-l", "--args-elf", "/boot/vmlinux"]), "not-implemented", /--args-elf/);
 });
 
 function fakeEnv() {
