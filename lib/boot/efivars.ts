@@ -8,7 +8,7 @@
  * @module
  */
 
-import { exists, type SystemView } from "../system.ts";
+import type { SystemView } from "../system.ts";
 
 /** The vendor GUID of systemd's boot loader interface variables. */
 export const LOADER_GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
@@ -33,25 +33,8 @@ export function decodeEfiString(bytes: Uint8Array): string | undefined {
   return text === "" ? undefined : text;
 }
 
-/** Whether the machine booted through EFI (efivarfs may still be unmounted). */
-export function isEfiBoot(sys: SystemView): boolean {
-  return exists(sys, "/sys/firmware/efi");
-}
-
 /** A loader variable's value; undefined when unset, empty, unreadable, or not an EFI boot. */
 export function readLoaderVariable(sys: SystemView, name: LoaderVariable): string | undefined {
   const r = sys.read(`/sys/firmware/efi/efivars/${name}-${LOADER_GUID}`);
   return r.kind === "ok" ? decodeEfiString(r.bytes) : undefined;
-}
-
-/** The EFI global variables' vendor GUID. */
-export const EFI_GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
-
-/** Whether the firmware enforces Secure Boot (SecureBoot = 1 and SetupMode = 0); false when unknown. */
-export function secureBootEnabled(sys: SystemView): boolean {
-  const byte = (name: string) => {
-    const r = sys.read(`/sys/firmware/efi/efivars/${name}-${EFI_GLOBAL_GUID}`);
-    return r.kind === "ok" && r.bytes.length >= 5 ? r.bytes[4] : undefined;
-  };
-  return byte("SecureBoot") === 1 && byte("SetupMode") !== 1;
 }

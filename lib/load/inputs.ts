@@ -19,7 +19,6 @@ import { checkReadable, readInputFile } from "../files.ts";
 import type { SystemView } from "../system.ts";
 import type { Arch } from "../arch/types.ts";
 import { splitProfilePrefix } from "../images/uki.ts";
-import { secureBootEnabled } from "../boot/efivars.ts";
 import type { ImageInfo, ImageLoader, ImagePart } from "./contract.ts";
 import { pickImage } from "./loaders.ts";
 import { composeCmdline, type LoadRequest } from "./request.ts";
@@ -128,7 +127,7 @@ export function resolveInputs<M>(
 
   let info: ImageInfo | undefined;
   const warnings: string[] = [];
-  if (wrapped?.cmdline && useOwnCmdline && secureBootEnabled(sys)) {
+  if (wrapped?.cmdline && useOwnCmdline && secureBootOn(arch, sys)) {
     warnings.push(
       `Secure Boot is on: systemd-stub would boot ${req.kernel} with its ${wrapped.cmdline.what} and ignore this ` +
         "command line; kexec-ts uses yours",
@@ -172,4 +171,10 @@ export function resolveInputs<M>(
 /** For a plain kernel, what a plan shows about it: only which boot entry it came from, if it did. */
 function entryInfo(req: LoadRequest, format: string): ImageInfo | undefined {
   return req.bootEntry === undefined ? undefined : { format, bootEntry: req.bootEntry, parts: [] };
+}
+
+/** Whether the firmware enforces Secure Boot, as the architecture reads it (false when unknown). */
+function secureBootOn(arch: Arch<unknown>, sys: SystemView): boolean {
+  const fw = arch.firmwareStatus?.(sys);
+  return fw?.kind === "uefi" && fw.secureBoot.state === "enabled";
 }

@@ -187,5 +187,6 @@ Deno.test("Secure Boot on: replacing a UKI's .cmdline is done, with a warning th
   ]);
   assert.deepEqual(warn(sb(1, 0)), [], "no command line of its own: the UKI's is used");
   assert.deepEqual(warn(sb(0, 0), "mine"), []);
-  assert.deepEqual(warn(sb(1, 1), "mine"), [], "setup mode does not enforce");
+  assert.deepEqual(warn(sb(0, 1), "mine"), [], "setup mode does not enforce");
+  assert.deepEqual(warn(recordSystemView({}), "mine"), [], "a BIOS machine");
 });
