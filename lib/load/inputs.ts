@@ -137,7 +137,7 @@ export function resolveInputs<M>(
     const size = (p: ImagePart) => `${p.what} (${p.bytes.length} bytes)`;
     info = {
       ...wrapped.info,
-      bootEntry: req.bootEntry,
+      ...(req.bootEntry !== undefined ? { bootEntry: req.bootEntry } : {}),
       parts: [
         `kernel: ${size(wrapped.kernel)}`,
         `initrd: ${pieces.length ? pieces.map(size).join(" + ") : "none"}`,

@@ -80,6 +80,7 @@ Deno.test("a UKI: .ucode, then --initrd, then .initrd; its .cmdline unless the r
     "an empty command line is none, as in the stub",
   );
   assert.equal(inputs({ reuseCmdline: true }).cmdline, "root=/dev/vda ro");
+  assert.ok(!("bootEntry" in i.info!), "no boot entry: no key (JSON would show null)");
 });
 
 Deno.test("profiles: --uki-profile or the command line's @N (stripped); a clash, or a profile on a bzImage, is refused", () => {
