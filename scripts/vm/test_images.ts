@@ -53,7 +53,13 @@ function fileKey(paths: readonly string[]): string {
   }).join("\0");
 }
 
-/** A cached artefact: `build(tmpPath)` runs only when no file for this key exists. */
+/** Artefacts of the same name older than this are removed when a new one is written (as scripts/vm/images.ts does). */
+const STALE_MS = 12 * 3600_000;
+
+/**
+ * A cached artefact: `build(tmpPath)` runs only when no file for this key exists. Writing one removes files of the
+ * same name and extension not written for {@link STALE_MS} (older checkouts' artefacts).
+ */
 function cachedFile(name: string, ext: string, key: string, build: (tmp: string) => void): string {
   Deno.mkdirSync(CACHE, { recursive: true });
   const path = `${CACHE}/${name}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}.${ext}`;
@@ -69,6 +75,13 @@ function cachedFile(name: string, ext: string, key: string, build: (tmp: string)
     try {
       Deno.removeSync(tmp);
     } catch { /* renamed */ }
+  }
+  for (const e of Deno.readDirSync(CACHE)) {
+    if (!new RegExp(`^${name}-[0-9a-f]{16}\\.${ext}$`).test(e.name)) continue;
+    const old = `${CACHE}/${e.name}`;
+    try {
+      if (Date.now() - (Deno.statSync(old).mtime?.getTime() ?? Date.now()) > STALE_MS) Deno.removeSync(old);
+    } catch { /* another process removed it */ }
   }
   return path;
 }
