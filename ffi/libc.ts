@@ -1,6 +1,7 @@
 /**
  * libc through Deno FFI: `syscall()`, `__errno_location()`, `reboot()`, `sync()`, `open()`/`close()`, `flock()`,
- * `memfd_create()`/`write()`.
+ * `memfd_create()`/`write()`, and what ./fd.ts needs for input files (`statx()`, `mmap()`/`munmap()`,
+ * `read()`/`pread()`, `fcntl()`).
  * This folder is the only place in kexec-ts with `Deno.dlopen`, pointers and errno.
  *
  * The library is opened lazily on first use, so commands that never call the kernel (`plan`, `status`,
@@ -19,6 +20,12 @@ const SYMBOLS = {
   flock: { parameters: ["i32", "i32"], result: "i32" },
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -37,7 +44,8 @@ export interface RawResult {
   errno: number;
 }
 
-function errnoNow(): number {
+/** errno as the last libc call left it. */
+export function errnoNow(): number {
   const p = libc().__errno_location();
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
 }
@@ -86,6 +94,18 @@ function openRaw(path: string, flags: number, mode: number): number {
   const cpath = new TextEncoder().encode(path + "\0");
   const fd = libc().open(cpath, flags, mode);
   return fd < 0 ? -errnoNow() : fd;
+}
+
+/**
+ * Whether libc can be reached through FFI without asking: true when `--allow-ffi` was granted. Paths that can
+ * do without it (reading input files for a plan) test this first instead of letting Deno prompt.
+ */
+export function ffiGranted(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 /** `close(fd)`. */

@@ -32,7 +32,10 @@ export interface KernelOps {
     ctx: ErrnoContext,
     trace?: (text: string) => void,
   ): void;
-  /** kexec_file_load on the files, or on memfds of in-memory contents (undefined kernel + KEXEC_FILE_UNLOAD unloads). */
+  /**
+   * kexec_file_load on descriptors already open and checked (lib/files.ts' InputFile), or on memfds of in-memory
+   * contents (undefined kernel + KEXEC_FILE_UNLOAD unloads).
+   */
   kexecFileLoad(
     kernel: FileInput | undefined,
     initrd: FileInput | undefined,

@@ -20,6 +20,7 @@ import { currentArch } from "../arch/mod.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
 import { buildLoadPlan } from "./build.ts";
 import { type LoadInputs, resolveInputs } from "./inputs.ts";
+import type { InputFile } from "../files.ts";
 import type { ImageInfo } from "./image_info.ts";
 import { absoluteRequest, type LoadRequest } from "./request.ts";
 
@@ -88,6 +89,8 @@ function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, cmdline: string
     throw new KexecError("unsupported", `kexec_file_load cannot load ${loader.name} images; use -c (kexec_load)`);
   }
   loader.fileLoadCheck(inputs.image, cmdline, req.kind);
+  const problem = fileLoadInputProblem(inputs);
+  if (problem) throw new KexecError("io", `${problem}; use -c (kexec_load)`);
   if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
 }
 
@@ -105,13 +108,45 @@ function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileL
   };
 }
 
-/** What the syscall opens: the paths, or memfds named after the file. */
-function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } {
+/**
+ * What the syscall reads: the open files' descriptors (what was checked is what the kernel gets), or memfds named
+ * after the file for contents that are not a file of their own.
+ */
+function fileInputs(p: FileLoadPlan, inputs: LoadInputs): { kernel: FileInput; initrd?: FileInput } {
   const name = p.kernel.slice(p.kernel.lastIndexOf("/") + 1);
   return {
-    kernel: p.kernelBytes ? { name: `${name}:kernel`, bytes: p.kernelBytes } : p.kernel,
-    initrd: p.initrdBytes ? { name: `${name}:initrd`, bytes: p.initrdBytes } : p.initrd,
+    kernel: p.kernelBytes ? { name: `${name}:kernel`, bytes: p.kernelBytes } : descriptor(inputs.files.kernel),
+    initrd: p.initrdBytes
+      ? { name: `${name}:initrd`, bytes: p.initrdBytes }
+      : p.initrd !== undefined
+      ? descriptor(inputs.files.initrds[0])
+      : undefined,
   };
+}
+
+/** The open descriptor of an input file, for kexec_file_load. */
+function descriptor(f: InputFile): number {
+  if (f.fd === undefined) throw new KexecError("permission", "kexec_file_load needs --allow-ffi");
+  return f.fd;
+}
+
+/**
+ * Why kexec_file_load would refuse the files it gets by descriptor, or undefined: the kernel reads them itself
+ * (kernel_read_file), only regular files, and none that another process has open for writing (ETXTBSY). Contents
+ * passed through memfds (a UKI's kernel, joined initrds) were read by kexec-ts and are not concerned.
+ */
+function fileLoadInputProblem(inputs: LoadInputs): string | undefined {
+  const byDescriptor = [
+    ...(inputs.kernelIsPart ? [] : [inputs.files.kernel]),
+    ...(inputs.initrdPath !== undefined ? inputs.files.initrds.slice(0, 1) : []),
+  ];
+  for (const f of byDescriptor) {
+    if (f.kind !== "file") return `kexec_file_load reads only regular files, and ${f.what} ${f.path} is a ${f.kind}`;
+    if (f.openForWriting) {
+      return `${f.what} ${f.path} is open for writing by another process, and kexec_file_load refuses such files`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -127,14 +162,25 @@ function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } 
  *  4. under lockdown kexec_load is refused here, with the kernel's own reason, without spending one of the
  *     kexec_load_limit_* attempts.
  * A successful crash load is recorded (../reload/record.ts) for `status` and `reload`.
+ * The kernel and initrds are opened once, first, and stay open until the syscall returned: what was checked and
+ * hashed is what the kernel gets (./inputs.ts).
  * @throws KexecError for every refusal; after a failed crash load the message says whether one is still loaded
  */
 export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {}): LoadOutcome {
+  const arch = currentArch();
+  const inputs = resolveInputs(req, env.sys, arch, { readInitrd: req.syscall !== "kexec_file_load" });
+  try {
+    return loadFromInputs(req, env, opts, inputs);
+  } finally {
+    inputs.close();
+  }
+}
+
+function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs: LoadInputs): LoadOutcome {
   const crash = req.kind === "crash";
   const warnings: string[] = [];
   const mayUseLoad = req.syscall !== "kexec_file_load";
   const arch = currentArch();
-  const inputs = resolveInputs(req, env.sys, arch, { readInitrd: mayUseLoad });
   warnings.push(...inputs.warnings);
   const built = mayUseLoad
     ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
@@ -144,14 +190,16 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     if (opts.unloadFirst && !crash) opts.unloadFirst();
   };
 
-  if (req.syscall === "kexec_file_load" || req.syscall === "auto") {
+  const fileProblem = req.syscall === "auto" ? fileLoadInputProblem(inputs) : undefined;
+  if (fileProblem) warnings.push(`${fileProblem}; used kexec_load`);
+  if (req.syscall === "kexec_file_load" || (req.syscall === "auto" && !fileProblem)) {
     const filePlan = filePlanOf(req, inputs, crash);
     // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
     if (!built) fileLoadPreChecks(req, inputs, filePlan.cmdline, env);
     if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
     unloadNormal();
     try {
-      const files = fileInputs(filePlan);
+      const files = fileInputs(filePlan, inputs);
       env.kernel.kexecFileLoad(files.kernel, files.initrd, filePlan.cmdline, filePlan.flags, errnoContext(env, crash));
       if (crash) recordCrashLoad(env, req, "kexec_file_load", filePlan.flags, true, warnings, inputs.info);
       return { syscall: "kexec_file_load", filePlan, loaded: true, warnings };
