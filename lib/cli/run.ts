@@ -79,7 +79,6 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
     }
     case "load": {
       const { performLoad } = await import("../load/load.ts");
-      const { renderOutcome } = await import("./output.ts");
       let req = inv.load!;
       if (inv.bootEntry) {
         const { bootEntries, bootEntryLoad } = await import("../boot/mod.ts");
@@ -107,6 +106,7 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       });
       for (const w of outcome.warnings) env.err(`kexec-ts: warning: ${w}`);
       if (inv.dryRun) {
+        const { renderOutcome } = await import("./output.ts"); // only a dry run prints the plan
         env.out(renderOutcome(outcome, inv.json));
         return 0;
       }

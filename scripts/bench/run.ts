@@ -1,6 +1,8 @@
 /**
- * `deno task bench`: kexec-ts against Debian's kexec-tools (-c, kexec_load) in the same VM, on the Debian 6.12
- * kernel under QEMU/TCG. Prints a markdown report and writes it to .cache/bench/report.md (and JSON beside it).
+ * `deno task bench`: kexec-ts against Debian's kexec-tools (-c, kexec_load), first at native speed on this machine
+ * with the kexec syscalls intercepted (./native.ts; alone: `deno task bench native`), then in the same VM, on the
+ * Debian 6.12 kernel under QEMU/TCG. Prints a markdown report and writes it to .cache/bench/report.md (and JSON
+ * beside it).
  *
  *  1. load time: `-l` with the kernel + a 64 MiB initrd, `-p` with the kernel + the small stage-2 initrd,
  *     ours and theirs interleaved in one guest, median of 5 each; our peak RSS (VmHWM) during `-l`; the Deno
@@ -18,6 +20,7 @@
 import { ROOT } from "../vm/images.ts";
 import { boot, marker, type Run } from "../../tests/vm/harness.ts";
 import { parseReloadLog, summarizeReloadLog } from "../../lib/reload/reload_log.ts";
+import { nativeBench } from "./native.ts";
 
 /** Timings compare with a machine whose CPUs run in parallel: multi-threaded TCG (see VmOptions.tcg). */
 const TCG = "multi" as const;
@@ -141,6 +144,13 @@ function report(
 }
 
 if (import.meta.main) {
+  if (Deno.args[0] === "native") { // `deno task bench native [--rounds N]`: only the native side-by-side
+    const r = Deno.args.indexOf("--rounds");
+    console.log(nativeBench(r >= 0 ? Number(Deno.args[r + 1]) : undefined).text);
+    Deno.exit(0);
+  }
+  const native = Deno.args[0] === "load" ? undefined : nativeBench();
+  if (native) console.error(native.text);
   const load = await loadBench();
   if (Deno.args[0] === "load") { // `deno task bench load`: only the load-time part, as JSON
     console.log(JSON.stringify(load));
@@ -150,9 +160,12 @@ if (import.meta.main) {
   const panic = await panicBench();
   console.error(`panic: ${JSON.stringify(panic)}`);
   const storms = await stormBench();
-  const text = report(load, panic, storms);
+  const text = native!.text + "\n" + report(load, panic, storms);
   Deno.mkdirSync(`${ROOT}/.cache/bench`, { recursive: true });
   Deno.writeTextFileSync(`${ROOT}/.cache/bench/report.md`, text);
-  Deno.writeTextFileSync(`${ROOT}/.cache/bench/results.json`, JSON.stringify({ load, panic, storms }, null, 2));
+  Deno.writeTextFileSync(
+    `${ROOT}/.cache/bench/results.json`,
+    JSON.stringify({ native: native!.summary, load, panic, storms }, null, 2),
+  );
   console.log(text);
 }
