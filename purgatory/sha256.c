@@ -1,13 +1,15 @@
 /*
  * SHA-256 (FIPS 180-4), written for the kexec-ts purgatory.
  *
- * Only 32-bit integer arithmetic: the purgatory runs with CR4.OSFXSR clear, so any SSE instruction
- * would fault (and with no IDT, triple-fault the machine).
+ * The portable compression uses only 32-bit integer arithmetic: the purgatory runs with CR4.OSFXSR clear,
+ * so any SSE instruction would fault (and with no IDT, triple-fault the machine). The SHA-extension
+ * compression (sha256_ni.c) is used instead when the caller asks for it (purgatory.c: only after CPUID
+ * says the CPU has it and SSE was enabled).
  */
 #include "sha256.h"
 
 /* First 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4 4.2.2). */
-static const uint32_t round_constants[64] = {
+const uint32_t sha256_round_constants[64] __attribute__((aligned(16))) = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
 	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -67,7 +69,7 @@ static void compress(uint32_t state[8], const uint8_t *block)
 	for (i = 0; i < 64; i++) {
 		uint32_t sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
 		uint32_t choose = (e & f) ^ (~e & g);
-		uint32_t t1 = h + sum1 + choose + round_constants[i] + w[i];
+		uint32_t t1 = h + sum1 + choose + sha256_round_constants[i] + w[i];
 		uint32_t sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
 		uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
 		uint32_t t2 = sum0 + majority;
@@ -90,12 +92,24 @@ static void compress(uint32_t state[8], const uint8_t *block)
 	state[7] += h;
 }
 
-void sha256_init(struct sha256_ctx *ctx)
+/* Compresses `blocks` consecutive 64-byte blocks with the context's implementation. */
+static void compress_blocks(struct sha256_ctx *ctx, const uint8_t *data, size_t blocks)
+{
+	if (ctx->impl == SHA256_SHANI) {
+		sha256_blocks_shani(ctx->state, data, blocks);
+		return;
+	}
+	for (; blocks != 0; blocks--, data += SHA256_BLOCK_BYTES)
+		compress(ctx->state, data);
+}
+
+void sha256_init(struct sha256_ctx *ctx, enum sha256_impl impl)
 {
 	unsigned i;
 
 	for (i = 0; i < 8; i++)
 		ctx->state[i] = initial_state[i];
+	ctx->impl = impl;
 	ctx->total_bytes = 0;
 	ctx->block_used = 0;
 }
@@ -112,13 +126,13 @@ void sha256_update(struct sha256_ctx *ctx, const void *data, size_t len)
 		}
 		if (ctx->block_used < SHA256_BLOCK_BYTES)
 			return;
-		compress(ctx->state, ctx->block);
+		compress_blocks(ctx, ctx->block, 1);
 		ctx->block_used = 0;
 	}
-	while (len >= SHA256_BLOCK_BYTES) {
-		compress(ctx->state, p);
-		p += SHA256_BLOCK_BYTES;
-		len -= SHA256_BLOCK_BYTES;
+	if (len >= SHA256_BLOCK_BYTES) {
+		compress_blocks(ctx, p, len / SHA256_BLOCK_BYTES);
+		p += len - len % SHA256_BLOCK_BYTES;
+		len %= SHA256_BLOCK_BYTES;
 	}
 	while (len != 0) {
 		ctx->block[ctx->block_used++] = *p++;
@@ -136,27 +150,27 @@ void sha256_final(struct sha256_ctx *ctx, uint8_t out[SHA256_DIGEST_BYTES])
 	if (ctx->block_used > SHA256_BLOCK_BYTES - 8) {
 		while (ctx->block_used < SHA256_BLOCK_BYTES)
 			ctx->block[ctx->block_used++] = 0;
-		compress(ctx->state, ctx->block);
+		compress_blocks(ctx, ctx->block, 1);
 		ctx->block_used = 0;
 	}
 	while (ctx->block_used < SHA256_BLOCK_BYTES - 8)
 		ctx->block[ctx->block_used++] = 0;
 	store_be32(ctx->block + 56, (uint32_t)(bit_length >> 32));
 	store_be32(ctx->block + 60, (uint32_t)bit_length);
-	compress(ctx->state, ctx->block);
+	compress_blocks(ctx, ctx->block, 1);
 	ctx->block_used = 0;
 
 	for (i = 0; i < 8; i++)
 		store_be32(out + 4 * i, ctx->state[i]);
 }
 
-void sha256_digest_regions(const struct sha256_region *regions, unsigned count,
+void sha256_digest_regions(const struct sha256_region *regions, unsigned count, enum sha256_impl impl,
 			   uint8_t out[SHA256_DIGEST_BYTES])
 {
 	struct sha256_ctx ctx;
 	unsigned i;
 
-	sha256_init(&ctx);
+	sha256_init(&ctx, impl);
 	for (i = 0; i < count; i++) {
 		if (regions[i].len == 0)
 			continue;
