@@ -33,6 +33,20 @@ Deno.test("kexec-ts -l then -e boots the new kernel with our command line and in
   );
 });
 
+Deno.test("-s: kexec_file_load on the descriptors kexec-ts checked boots the new kernel; a pipe initrd goes by -c", async () => {
+  const run = await boot("load-exec-file");
+  expectRc(run, "fifo-s", 1);
+  assert.equal(
+    block(run, "fifo-s"),
+    "kexec-ts: kexec_file_load reads only regular files, and initrd /tmp/initrd.fifo is a pipe; use -c (kexec_load)\n",
+  );
+  assert.equal(marker(run, "after-fifo-s.kexec_loaded"), "0");
+  expectRc(run, "fifo-c", 0);
+  assert.equal(marker(run, "after-fifo-c.kexec_loaded"), "1");
+  expectRc(run, "load", 0);
+  checkSecondKernel(run, "ours-load-file");
+});
+
 Deno.test("a 64 MiB initrd arrives intact (purgatory-verified) in the new kernel", async () => {
   const run = await boot("load-exec-big", { big: true });
   expectRc(run, "load", 0);
