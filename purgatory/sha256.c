@@ -25,14 +25,17 @@ static const uint32_t initial_state[8] = {
 	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
-static uint32_t rotr(uint32_t x, unsigned n)
+static inline uint32_t rotr(uint32_t x, unsigned n)
 {
 	return (x >> n) | (x << (32 - n));
 }
 
-static uint32_t load_be32(const uint8_t *p)
+/* A big-endian 32-bit word at any alignment (x86 loads unaligned words; bswap is one instruction). */
+typedef uint32_t unaligned_u32 __attribute__((aligned(1), may_alias));
+
+static inline uint32_t load_be32(const uint8_t *p)
 {
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+	return __builtin_bswap32(*(const unaligned_u32 *)p);
 }
 
 static void store_be32(uint8_t *p, uint32_t v)
@@ -43,44 +46,58 @@ static void store_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* Compresses one 64-byte block into the state. */
+/* FIPS 180-4 4.1.2: the four functions of the words. */
+#define BIG_SIGMA0(x) (rotr((x), 2) ^ rotr((x), 13) ^ rotr((x), 22))
+#define BIG_SIGMA1(x) (rotr((x), 6) ^ rotr((x), 11) ^ rotr((x), 25))
+#define SMALL_SIGMA0(x) (rotr((x), 7) ^ rotr((x), 18) ^ ((x) >> 3))
+#define SMALL_SIGMA1(x) (rotr((x), 17) ^ rotr((x), 19) ^ ((x) >> 10))
+
+/*
+ * Message word t, from a 16-word window: words 0-15 are the block's; word t >= 16 replaces word t - 16 in the
+ * window, W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16].
+ */
+#define WORD(t)                                                                                          \
+	((t) < 16 ? w[(t)]                                                                              \
+		  : (w[(t) & 15] += SMALL_SIGMA1(w[((t) - 2) & 15]) + w[((t) - 7) & 15] +               \
+				    SMALL_SIGMA0(w[((t) - 15) & 15])))
+
+/*
+ * Round t with the working variables named as they stand at that round: instead of shifting all eight
+ * (h = g, g = f, ...), each round's caller rotates the names, and a round writes only d and h.
+ * Ch(e,f,g) = g ^ (e & (f ^ g)) and Maj(a,b,c) = (a & b) | (c & (a | b)) save an operation each.
+ */
+#define ROUND(a, b, c, d, e, f, g, h, t)                                                                 \
+	do {                                                                                             \
+		uint32_t t1 = (h) + BIG_SIGMA1(e) + ((g) ^ ((e) & ((f) ^ (g)))) +                         \
+			      sha256_round_constants[(t)] + WORD(t);                                     \
+		(d) += t1;                                                                               \
+		(h) = t1 + BIG_SIGMA0(a) + (((a) & (b)) | ((c) & ((a) | (b))));                          \
+	} while (0)
+
+/*
+ * Compresses one 64-byte block into the state. Fully unrolled (every index a constant, no moves between
+ * rounds): about a fifth fewer instructions than a rolled loop, which is what counts where this runs slowest,
+ * in an emulator without the SHA extensions.
+ */
 static void compress(uint32_t state[8], const uint8_t *block)
 {
-	uint32_t w[64];
-	uint32_t a, b, c, d, e, f, g, h;
-	unsigned i;
+	uint32_t w[16];
+	uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+	uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+	unsigned t;
 
-	for (i = 0; i < 16; i++)
-		w[i] = load_be32(block + 4 * i);
-	for (i = 16; i < 64; i++) {
-		uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-	}
-
-	a = state[0];
-	b = state[1];
-	c = state[2];
-	d = state[3];
-	e = state[4];
-	f = state[5];
-	g = state[6];
-	h = state[7];
-	for (i = 0; i < 64; i++) {
-		uint32_t sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-		uint32_t choose = (e & f) ^ (~e & g);
-		uint32_t t1 = h + sum1 + choose + sha256_round_constants[i] + w[i];
-		uint32_t sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-		uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
-		uint32_t t2 = sum0 + majority;
-		h = g;
-		g = f;
-		f = e;
-		e = d + t1;
-		d = c;
-		c = b;
-		b = a;
-		a = t1 + t2;
+	for (t = 0; t < 16; t++)
+		w[t] = load_be32(block + 4 * t);
+#pragma GCC unroll 8
+	for (t = 0; t < 64; t += 8) {
+		ROUND(a, b, c, d, e, f, g, h, t + 0);
+		ROUND(h, a, b, c, d, e, f, g, t + 1);
+		ROUND(g, h, a, b, c, d, e, f, t + 2);
+		ROUND(f, g, h, a, b, c, d, e, t + 3);
+		ROUND(e, f, g, h, a, b, c, d, t + 4);
+		ROUND(d, e, f, g, h, a, b, c, t + 5);
+		ROUND(c, d, e, f, g, h, a, b, t + 6);
+		ROUND(b, c, d, e, f, g, h, a, t + 7);
 	}
 	state[0] += a;
 	state[1] += b;
