@@ -1,6 +1,6 @@
 /**
- * Open files as kexec-ts reads its inputs: what a descriptor is (statx), its contents mapped read-only and private
- * (mmap, released when no view of it is left), read into memory where mapping cannot be used (a pipe, a special
+ * Open files as kexec-ts reads its inputs: what a descriptor is (statx), its contents mapped private (mmap,
+ * copy-on-write: the file is never written; released when no view of it is left), read into memory where mapping cannot be used (a pipe, a special
  * file), and a read lease that keeps writers out while a load uses the mapping. Every function returns `-errno`
  * (or an `{ errno }`) instead of throwing; lib/files.ts turns that into messages.
  *
@@ -53,6 +53,7 @@ export function statFd(fd: number): FdStat | number {
 
 /** mmap(2) protection and flags (x86_64 and the generic ABI share these values). */
 const PROT_READ = 0x1;
+const PROT_WRITE = 0x2;
 const MAP_PRIVATE = 0x2;
 /** Fill the page tables at once: the whole file is hashed anyway, and one call is cheaper than a fault per page. */
 const MAP_POPULATE = 0x8000;
@@ -64,14 +65,24 @@ const unmapper = new FinalizationRegistry<{ pointer: Deno.PointerObject; lengthB
 });
 
 /**
- * Maps `lengthBytes` of `fd` read-only and private, pages populated. The returned bytes stay valid for as long as
- * any view of them is reachable; the mapping is released after that (never while a view exists). Returns
- * `-errno` when the file cannot be mapped (procfs, pipes, some network file systems).
+ * Maps `lengthBytes` of `fd` private, pages populated from the page cache (no copy). The returned bytes stay valid
+ * for as long as any view of them is reachable; the mapping is released after that (never while a view exists).
+ * They may be written: a write copies that page for this process only (the file never changes); a read-only
+ * mapping would kill the process with SIGSEGV instead, which a library user writing into a plan's buffer could
+ * not catch. Populated while still read-only: populating a writable private mapping would copy every page.
+ * Returns `-errno` when the file cannot be mapped (procfs, pipes, some network file systems).
  */
-export function mapReadOnly(fd: number, lengthBytes: number): Uint8Array | number {
+export function mapPrivate(fd: number, lengthBytes: number): Uint8Array | number {
   if (lengthBytes <= 0) return new Uint8Array(0);
-  const p = libc().mmap(null, BigInt(lengthBytes), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0n);
+  const c = libc();
+  const length = BigInt(lengthBytes);
+  const p = c.mmap(null, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0n);
   if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return -errnoNow();
+  if (c.mprotect(p, length, PROT_READ | PROT_WRITE) !== 0) {
+    const errno = errnoNow();
+    c.munmap(p, length);
+    return -errno;
+  }
   const buffer = Deno.UnsafePointerView.getArrayBuffer(p, lengthBytes);
   unmapper.register(buffer, { pointer: p, lengthBytes });
   return new Uint8Array(buffer);

@@ -1,6 +1,6 @@
 /**
  * libc through Deno FFI: `syscall()`, `__errno_location()`, `reboot()`, `sync()`, `open()`/`close()`, `flock()`,
- * `memfd_create()`/`write()`, and what ./fd.ts needs for input files (`statx()`, `mmap()`/`munmap()`,
+ * `memfd_create()`/`write()`, and what ./fd.ts needs for input files (`statx()`, `mmap()`/`munmap()`/`mprotect()`,
  * `read()`/`pread()`, `fcntl()`).
  * This folder is the only place in kexec-ts with `Deno.dlopen`, pointers and errno.
  *
@@ -23,6 +23,7 @@ const SYMBOLS = {
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },

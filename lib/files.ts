@@ -11,7 +11,7 @@ import { closeFd, ffiGranted, openReadOnly } from "../ffi/libc.ts";
 import {
   type FdKind,
   LEASE_REFUSED_WRITER,
-  mapReadOnly,
+  mapPrivate,
   readAll,
   releaseLease,
   statFd,
@@ -72,9 +72,10 @@ export type InputSource = "mmap" | "read";
  * An input file (a kernel, an initrd), opened once: the checks, the hashing and the syscall all use this one open
  * file, so what is checked is what is loaded, even if the path is replaced meanwhile (a package upgrade).
  *
- * Its contents are produced on first use of {@link InputFile.bytes} and never read again: a read-only private
- * mapping of the file where it can be mapped and a read lease keeps writers out until {@link InputFile.close}
- * (so the mapping cannot change or shrink under the hash and the syscall), else read into memory once (a pipe,
+ * Its contents are produced on first use of {@link InputFile.bytes} and never read again: a private mapping of the
+ * file (opened read-only; a write to the bytes copies a page for this process, the file never changes) where it
+ * can be mapped and a read lease keeps writers out until {@link InputFile.close} (so the mapping cannot change or
+ * shrink under the hash and the syscall), else read into memory once (a pipe,
  * a special file, a file someone has open for writing, or no FFI permission: then the file is opened through
  * Deno and {@link InputFile.fd} is undefined). Both ways give the same bytes.
  */
@@ -129,7 +130,7 @@ function openThroughLibc(path: string, what: string): InputFile {
     if (bytes) return bytes;
     if (!open) fail("io", `${what} ${path} was closed before it was read (a kexec-ts bug; please report it)`);
     if (leaseErrno === 0 && st.sizeBytes > 0) {
-      const mapped = mapReadOnly(fd, st.sizeBytes);
+      const mapped = mapPrivate(fd, st.sizeBytes);
       if (typeof mapped !== "number") {
         source = "mmap";
         return bytes = mapped;

@@ -8,7 +8,7 @@
  */
 
 import { closeFd, openReadOnly, rawSyscall } from "../../ffi/libc.ts";
-import { mapReadOnly, statFd } from "../../ffi/fd.ts";
+import { mapPrivate, statFd } from "../../ffi/fd.ts";
 import { libcryptoSha256 } from "../../ffi/libcrypto.ts";
 
 /** getpid(2) on x86_64: a syscall through FFI, as kexec_load is made. */
@@ -23,7 +23,7 @@ if (Deno.args.length) {
     if (fd < 0) throw new Error(`cannot open ${path}`);
     const st = statFd(fd);
     if (typeof st === "number") throw new Error(`cannot stat ${path}`);
-    const bytes = mapReadOnly(fd, st.sizeBytes);
+    const bytes = mapPrivate(fd, st.sizeBytes);
     if (typeof bytes === "number") throw new Error(`cannot map ${path}`);
     hash.update(bytes);
     closeFd(fd);

@@ -174,3 +174,20 @@ f.close();`,
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("openInput: writing into the mapped bytes changes this process's copy, never the file", () => {
+  const data = lcgBytes(3 * 4096, 21);
+  const { dir, path } = tempFile(data);
+  try {
+    const f = openInput(path, "initrd");
+    const b = f.bytes;
+    assert.equal(f.source, "mmap");
+    b[4096] ^= 0xff;
+    assert.equal(b[4096], data[4096] ^ 0xff);
+    f.close();
+    assert.deepEqual(Deno.readFileSync(path), data);
+    assert.deepEqual(openInput(path, "initrd").bytes, data);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
