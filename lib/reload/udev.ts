@@ -52,8 +52,13 @@ function requirePlain(text: string, what: string): string {
   return text;
 }
 
-/** The program part of the reload command: the compiled binary, or Deno running this source tree. */
+/**
+ * The program part of the reload command: the launcher that started this run (`KEXEC_TS_LAUNCHER`, which the Debian
+ * package's /usr/sbin/kexec-ts sets to itself), the compiled binary, or Deno running this source tree (or bundle).
+ */
 export function kexecTsProgram(): string[] {
+  const launcher = Deno.env.get("KEXEC_TS_LAUNCHER");
+  if (launcher) return [launcher];
   if (Deno.build.standalone) return [Deno.execPath()];
   const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
   return [Deno.execPath(), "run", "--allow-all", "--quiet", "--cached-only", main];
