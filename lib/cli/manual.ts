@@ -62,7 +62,7 @@ export const SECTIONS: readonly ManSection[] = [
     paragraphs: [
       "kexec-ts can be put into an initramfs, for rescue shells that boot another kernel. The package ships an " +
       "initramfs-tools hook and a dracut module; both are off by default, because the Deno runtime adds about " +
-      "35 MB (compressed) to every image.",
+      "40 MB (compressed) to every image.",
       "initramfs-tools: set `KEXEC_TS_INITRAMFS=y` in /etc/kexec-ts/initramfs.conf, then run `update-initramfs -u`. " +
       'dracut: `dracut --add kexec-ts`, or `add_dracutmodules+=" kexec-ts "` in a file under /etc/dracut.conf.d.',
     ],

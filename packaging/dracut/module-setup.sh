@@ -1,7 +1,7 @@
 #!/bin/bash
 # dracut module "kexec-ts": puts kexec-ts into the initramfs, for rescue shells that boot another kernel.
 # Only when asked for (dracut --add kexec-ts, or add_dracutmodules+=" kexec-ts " in /etc/dracut.conf.d/*.conf):
-# unless kexec-ts is one compiled binary it brings the Deno runtime, about 35 MB compressed. See kexec-ts(8).
+# unless kexec-ts is one compiled binary it brings the Deno runtime, about 40 MB compressed. See kexec-ts(8).
 
 check() {
     # 255: never chosen automatically, only when named.
