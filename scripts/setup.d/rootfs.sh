@@ -53,6 +53,10 @@ make_debian_root() {
     echo "setup: the machine's apt sources name no mirror for $ROOTFS_SUITE" >&2
     return 1
   }
+  # One builder at a time (test files run in parallel and each asks for the root): the others wait, then reuse it.
+  mkdir -p "$dir"
+  exec 9>"$dir/.bookworm-root.lock"
+  flock 9
   # The mirror is not part of the stamp: a root built from another mirror holds the same packages.
   stamp="recipe=$ROOTFS_RECIPE suite=$ROOTFS_SUITE include=$ROOTFS_INCLUDE kernel=$kpkg"
   if [ -f "$r/etc/debian_version" ] && [ "$(cat "$dir/bookworm-root.stamp" 2>/dev/null)" = "$stamp" ]; then

@@ -53,7 +53,8 @@ const plain = (line: string) => line.replace(ESCAPE, "");
 function rescueMarkers(run: Run): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of run.result.console.replace(/\r/g, "").split("\n")) {
-    const r = /^KTS-RESCUE (\S+) ?(.*)$/.exec(plain(line));
+    // Not anchored: a kernel message or the prompt may share the line. The echoed commands do not match (`""`).
+    const r = /KTS-RESCUE ([a-z][\w-]*) ?(.*)$/.exec(plain(line));
     if (r) m.set(r[1], r[2]);
   }
   return m;
@@ -82,7 +83,8 @@ async function rescue(kind: InitramfsKind, prompt: RegExp, cmdline: string) {
       timeoutMs: 300_000,
     });
     const said = rescueMarkers(run);
-    check(run, said.has("shell"), `the ${kind} shell never ran the rescuer's commands`);
+    const typed = run.result.console.split("\n").filter((l) => l.includes("KTS-RESCUE")).join("\n");
+    check(run, said.has("shell"), `the ${kind} shell never ran the rescuer's commands; its lines:\n${typed}`);
     check(run, said.get("mounted") !== undefined, "the rescue disk was not mounted");
     assert.equal(said.get("found"), `/mnt/boot/vmlinuz-${version} /mnt/boot/initrd.img-${version}`);
     check(run, run.result.console.includes("kexec-ts 0.") || /kexec-ts \d/.test(run.result.console), "no --version");
@@ -92,7 +94,7 @@ async function rescue(kind: InitramfsKind, prompt: RegExp, cmdline: string) {
     assert.equal(marker(run, "stage2.cmdline"), `console=ttyS0 panic=-1 kts.marker=rescue-${kind}`);
     assert.equal(marker(run, "stage2.kernel"), version);
     assert.equal(marker(run, "stage2.marker"), STAGE2_MARKER);
-    const shellAt = run.result.consoleLines.find((l) => /^KTS-RESCUE shell/.test(plain(l.text)))?.atMs ?? NaN;
+    const shellAt = run.result.consoleLines.find((l) => /KTS-RESCUE shell/.test(plain(l.text)))?.atMs ?? NaN;
     const secondAt = run.markers.get("stage2.boot")?.[0].atMs ?? NaN;
     console.log(
       `${kind}: image ${(Deno.statSync(image.path).size / 1e6).toFixed(1)} MB` +
