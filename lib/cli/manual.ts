@@ -27,17 +27,19 @@ export const DESCRIPTION: readonly string[] = [
   "kexec-ts loads a Linux kernel into memory so that the running kernel can boot it directly, without firmware and " +
   "boot loader (`-l`, then `-e`), and loads crash (kdump) kernels that take over after a panic (`-p`). It is a " +
   "drop-in for kexec-tools' kexec(8) where scripts call it: the same options, the same order-dependent mode " +
-  "semantics and the same exit statuses; it adds the commands `status`, `plan`, `udev-rules` and `reload`.",
-  "Everything between the files and the system call is done by kexec-ts itself: the bzImage is parsed, the segments " +
-  "are placed, boot_params, the crash ELF core header and the capture kernel's memory map are built, and a " +
-  "purgatory of its own verifies a SHA-256 of the segments before it enters the new kernel. Every check the kernel " +
+  "semantics and the same exit statuses; it adds the commands `status`, `plan`, `entries`, `udev-rules` and " +
+  "`reload`.",
+  "Everything between the files and the system call is done by kexec-ts itself: the kernel image is parsed, the " +
+  "segments are placed, boot_params, the crash ELF core header and the capture kernel's memory map are built, and " +
+  "a purgatory of its own verifies a SHA-256 of the segments before it enters the new kernel. Every check the kernel " +
   "would make runs before the system call, so a load that would fail never reaches the kernel. This matters most " +
   "for crash kernels: the kernel frees the loaded crash kernel before it checks a new one. After a failed crash " +
   "load the message says whether a crash kernel is still loaded.",
   "With no mode option kexec-ts loads the kernel and then runs `shutdown -r now`, as kexec-tools does. Errors are " +
   "one line on standard error that names the cause and the fix.",
-  "kexec-ts runs on x86_64 and loads bzImage kernels (vmlinuz). It needs root (CAP_SYS_BOOT) for everything but " +
-  "`plan` against a saved snapshot (`--system-root`), `--help` and `--version`.",
+  "kexec-ts runs on x86_64. It loads bzImages (vmlinuz), Unified Kernel Images (UKI) and ELF vmlinux files, and " +
+  "boots Boot Loader Specification entries (`--boot-entry`, listed by `kexec-ts entries`). It needs root " +
+  "(CAP_SYS_BOOT) for everything but `plan` against a saved snapshot (`--system-root`), `--help` and `--version`.",
 ];
 
 /** Sections between OPTIONS and ENVIRONMENT. */

@@ -2,7 +2,7 @@
  * Shell completions for kexec-ts (bash, zsh, fish), rendered from the option and subcommand tables
  * (lib/cli/options.ts). Options kexec-ts does not implement are not offered (they only fail); every other
  * spelling is. An option's value is completed by its metavar: FILE (files), DIR (directories), TYPE (the image
- * types of the loaders, lib/load/loaders.ts), PORT and BAUD (the values `--serial` and `--serial-baud` accept);
+ * types of the loaders and wrappers, lib/load/loaders.ts), PORT and BAUD (the values `--serial` and `--serial-baud` accept);
  * any other metavar is free text.
  *
  * @module
@@ -10,7 +10,7 @@
 
 import { type OptionDef, OPTIONS, SUBCOMMANDS } from "../../lib/cli/options.ts";
 import { currentArch } from "../../lib/arch/mod.ts";
-import { loadersFor } from "../../lib/load/loaders.ts";
+import { loadersFor, WRAPPERS } from "../../lib/load/loaders.ts";
 
 /** How an option's value is completed. */
 export type ValueCompletion =
@@ -19,9 +19,9 @@ export type ValueCompletion =
   | { kind: "words"; words: readonly string[] }
   | { kind: "none" };
 
-/** The image types `-t` accepts: each loader's name and aliases. */
+/** The image types `-t` accepts: each loader's and each wrapper's (UKI) name and aliases. */
 export function imageTypes(): string[] {
-  return loadersFor(currentArch()).flatMap((l) => [l.name, ...l.aliases]);
+  return [...loadersFor(currentArch()), ...WRAPPERS].flatMap((l) => [l.name, ...l.aliases]);
 }
 
 /** How the value of `o` is completed (by its metavar). */
