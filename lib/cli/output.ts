@@ -225,6 +225,7 @@ export function renderFilePlan(p: FileLoadPlan): string {
     ...imageLines(p.image),
     `cmdline   ${p.cmdline}`,
     `flags     ${hex(p.flags)}`,
+    ...p.unchecked.map((u) => `not checked before the syscall: ${u}`),
   ].join("\n") + "\n";
 }
 
@@ -240,6 +241,7 @@ export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
         cmdline: p.cmdline,
         flags: p.flags,
         ...(p.image ? { image: p.image } : {}),
+        unchecked: p.unchecked,
       }) +
         "\n"
       : renderFilePlan(p);

@@ -9,8 +9,6 @@
 
 import { KexecError } from "../errors.ts";
 import { Errno, explainErrno } from "../../ffi/errno.ts";
-import { readIomem } from "../memory/iomem.ts";
-import { requireCrashRegions } from "../crash/region.ts";
 import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
 import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
@@ -18,7 +16,8 @@ import { readInteger, readText, type SystemView } from "../system.ts";
 import { errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
 import { currentArch } from "../arch/mod.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
-import { buildLoadPlan } from "./build.ts";
+import { buildLoadPlan, memTotalBytes } from "./build.ts";
+import { checkFileLoad, type InputFacts, statInput, uncheckedNote } from "./file_load.ts";
 import { type LoadInputs, resolveInputs } from "./inputs.ts";
 import type { ImageInfo } from "./image_info.ts";
 import { absoluteRequest, type LoadRequest } from "./request.ts";
@@ -39,6 +38,8 @@ export interface FileLoadPlan {
   initrdBytes?: Uint8Array;
   /** What a UKI or boot entry said about itself. */
   image?: ImageInfo;
+  /** Crash loads: what the kernel checks after freeing the loaded crash kernel and kexec-ts could not check. */
+  unchecked: string[];
 }
 
 /** What a load did (or, dry, would do). */
@@ -65,6 +66,8 @@ export interface LoadOptions {
   unloadFirst?: () => void;
   /** 32 bytes for SETUP_RNG_SEED; default: fresh random bytes. */
   rngSeed?: Uint8Array;
+  /** Where a note said before the syscall goes (a crash kexec_file_load's unchecked items); default `env.err`. */
+  note?: (text: string) => void;
 }
 
 /** After a failed crash load, what is loaded now, in words. */
@@ -78,17 +81,35 @@ function crashStateAfterFailure(sys: SystemView): string {
 }
 
 /**
- * What kexec_file_load's loader would refuse, checked before that syscall, which frees a loaded crash kernel before
- * it parses anything (kernel/kexec_file.c).
+ * What kexec_file_load would refuse, checked before that syscall (./file_load.ts and the image's loader), on the
+ * inputs as the syscall will get them: files by path, or memfds of bytes already read.
+ * @returns what could not be checked and matters for a crash load
  * @throws KexecError naming the check
  */
-function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, cmdline: string, env: RunEnv): void {
-  const { loader } = inputs;
-  if (!loader.fileLoadCheck) {
-    throw new KexecError("unsupported", `kexec_file_load cannot load ${loader.name} images; use -c (kexec_load)`);
-  }
-  loader.fileLoadCheck(inputs.image, cmdline, req.kind);
-  if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
+function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, p: FileLoadPlan, env: RunEnv): string[] {
+  const memfd = (name: string, bytes: Uint8Array): InputFacts => ({
+    path: name,
+    isFile: true,
+    sizeBytes: BigInt(bytes.length),
+  });
+  return checkFileLoad(
+    {
+      req,
+      cmdline: p.cmdline,
+      loader: inputs.loader,
+      image: inputs.image,
+      kernel: p.kernelBytes ? memfd(`${p.kernel} (its kernel)`, p.kernelBytes) : statInput(p.kernel, "kernel"),
+      kernelBytes: inputs.kernel,
+      initrd: p.initrdBytes
+        ? memfd(p.initrd ?? "initrd", p.initrdBytes)
+        : p.initrd === undefined
+        ? undefined
+        : statInput(p.initrd, "initrd"),
+      totalRamBytes: memTotalBytes(env.sys),
+    },
+    env.sys,
+    currentArch(),
+  );
 }
 
 /** The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. */
@@ -102,6 +123,7 @@ function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileL
     kernelBytes: inputs.kernelIsPart ? inputs.kernel : undefined,
     initrdBytes: inputs.initrdPath === undefined ? inputs.initrd : undefined,
     image: inputs.info,
+    unchecked: [],
   };
 }
 
@@ -119,8 +141,10 @@ function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } 
  *
  * Order, so that nothing reaches the kernel that could have been refused before:
  *  1. whenever kexec_load may be used (default, -c, -a) the whole plan is built and validated first;
- *  2. with -s/-a, what the kernel's kexec_file loader checks (image, command line length, files) is checked
- *     before kexec_file_load;
+ *  2. with -s/-a, what the kernel's kexec_file_load path checks (./file_load.ts: files, permissions, signature under
+ *     lockdown, the image loader's probe and load, room in the crash region) is checked before kexec_file_load; with
+ *     -a a refusal only kexec_file_load would make goes straight to kexec_load; for a crash load, what cannot be
+ *     checked is said (`note`) before the syscall;
  *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
  *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
  *     away even when the new load fails;
@@ -144,11 +168,27 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     if (opts.unloadFirst && !crash) opts.unloadFirst();
   };
 
-  if (req.syscall === "kexec_file_load" || req.syscall === "auto") {
-    const filePlan = filePlanOf(req, inputs, crash);
-    // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
-    if (!built) fileLoadPreChecks(req, inputs, filePlan.cmdline, env);
+  let filePlan = req.syscall === "kexec_file_load" || req.syscall === "auto"
+    ? filePlanOf(req, inputs, crash)
+    : undefined;
+  if (filePlan) {
+    try {
+      const unchecked = fileLoadPreChecks(req, inputs, filePlan, env);
+      if (crash) filePlan.unchecked = unchecked;
+    } catch (e) {
+      // -a: what only kexec_file_load refuses (the image, the command line, the kernel's layout) goes to kexec_load
+      // at once, the fallback kexec-tools -a takes only after kexec_file_load has freed the loaded crash kernel.
+      const fileOnly = e instanceof KexecError && (e.code === "bad-image" || e.code === "layout");
+      if (req.syscall !== "auto" || !built || !fileOnly) throw e;
+      warnings.push(`${(e as Error).message}; used kexec_load`);
+      filePlan = undefined;
+    }
+  }
+  if (filePlan) {
     if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
+    if (filePlan.unchecked.length) {
+      (opts.note ?? ((t) => env.err(`kexec-ts: note: ${t}`)))(uncheckedNote(filePlan.unchecked));
+    }
     unloadNormal();
     try {
       const files = fileInputs(filePlan);

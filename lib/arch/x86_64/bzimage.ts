@@ -90,6 +90,8 @@ export interface BzImage {
   supports5Level: boolean;
   /** It can take EFI runtime services from a kexec (XLF_EFI_KEXEC). */
   efiKexec: boolean;
+  /** Size of the whole file, bytes. */
+  fileSizeBytes: number;
 }
 
 /** Whether `bytes` looks like a bzImage (boot_flag and HdrS); a probe, so it never throws. */
@@ -209,5 +211,6 @@ export function parseBzImage(bytes: Uint8Array, name = "kernel"): BzImage {
     cmdlineSize,
     supports5Level: (xloadflags & XLF_5LEVEL) !== 0,
     efiKexec: (xloadflags & XLF_EFI_KEXEC) !== 0,
+    fileSizeBytes: bytes.length,
   };
 }

@@ -31,6 +31,7 @@ import {
 } from "./setup_data.ts";
 import { E820_MAX_ZEROPAGE } from "./e820.ts";
 import { captureMemmap } from "./capture_memmap.ts";
+import { BZIMAGE64_FILE_CHECKS, bzImageFileLoadCheck } from "./bzimage_file_load.ts";
 import { require5LevelSupport } from "./firmware.ts";
 import {
   decideEfiHandover,
@@ -235,7 +236,6 @@ export const bzImageLoader: ImageLoader<BzImage, X86Machine> = {
   probe: probeBzImage,
   parse: parseBzImage,
   load: loadBzImage,
-  fileLoadCheck(image: BzImage, cmdline: string): void {
-    encodeCmdline(cmdline, image.cmdlineSize);
-  },
+  fileLoadCheck: bzImageFileLoadCheck,
+  fileLoadChecks: BZIMAGE64_FILE_CHECKS,
 };

@@ -44,8 +44,19 @@ export const bzImageTarget: FuzzTarget = {
     probeBzImage(input);
     const image = parseBzImage(input, "fuzz-bzImage");
     for (const kind of ["reboot", "crash"] as const) {
-      step(() => bzImageLoader.fileLoadCheck?.(image, "console=ttyS0", kind));
       const inputs = crashMachinePlanInputs()[kind];
+      step(() =>
+        bzImageLoader.fileLoadCheck?.(image, {
+          kind,
+          cmdline: "console=ttyS0",
+          initrdBytes: 0x500000n,
+          sys: inputs.sys,
+          crash: kind === "crash"
+            ? { region: inputs.crash!.regions.main, elfcorehdrBytes: 917680n, slackBytes: 0x100000n }
+            : undefined,
+          totalRamBytes: 2n << 30n,
+        })
+      );
       step(() => {
         const plan = planLoad({ ...inputs, image, kernelName: "fuzz-bzImage" });
         validatePlan(plan, {

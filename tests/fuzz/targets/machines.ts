@@ -89,8 +89,8 @@ export function tracingView(inner: SystemView, seen: Set<string>): SystemView {
 
 /** The planner input of a fixture machine, without the image (computed once). */
 export interface MachinePlanInputs {
-  reboot: Omit<PlannerInput<BzImage, X86Machine>, "image" | "kernelName">;
-  crash: Omit<PlannerInput<BzImage, X86Machine>, "image" | "kernelName">;
+  reboot: Omit<PlannerInput<BzImage, X86Machine>, "image" | "kernelName"> & { sys: SystemView };
+  crash: Omit<PlannerInput<BzImage, X86Machine>, "image" | "kernelName"> & { sys: SystemView };
 }
 
 let planInputs: MachinePlanInputs | undefined;
@@ -110,9 +110,10 @@ export function crashMachinePlanInputs(): MachinePlanInputs {
   };
   const regions = requireCrashRegions(sys, iomem);
   planInputs = {
-    reboot: { ...common, kind: "reboot", machine: x86_64.readMachine(sys, iomem, "reboot") },
+    reboot: { ...common, sys, kind: "reboot", machine: x86_64.readMachine(sys, iomem, "reboot") },
     crash: {
       ...common,
+      sys,
       kind: "crash",
       machine: x86_64.readMachine(sys, iomem, "crash"),
       crash: {
