@@ -61,6 +61,7 @@ export type {
 export type { CrashLoadRecord } from "./lib/reload/record.ts";
 export type { ReloadOptions, ReloadReport, ReloadResult } from "./lib/reload/reload.ts";
 export type { ReloadLogEntry } from "./lib/reload/reload_log.ts";
+export type { CoalesceOps } from "./lib/reload/coalesce.ts";
 export type { UdevInstall } from "./lib/reload/udev.ts";
 export type { Range } from "./lib/memory/ranges.ts";
 export type { ReadResult, SystemView } from "./lib/system.ts";

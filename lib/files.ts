@@ -14,7 +14,10 @@ export function describeFsError(e: unknown): string {
   if (e instanceof Deno.errors.NotADirectory) return "not a directory";
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (e instanceof Deno.errors.AlreadyExists) return "it already exists";
-  return (e as Error).message;
+  const message = (e as Error).message;
+  if (/\(os error 28\)/.test(message)) return "the file system is full (ENOSPC)";
+  if (/\(os error 30\)/.test(message)) return "the file system is read-only (EROFS)";
+  return message;
 }
 
 /** Reads from `f` until `buf` is full or the file ends; returns the bytes read. */

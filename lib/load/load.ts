@@ -10,13 +10,16 @@
 import { KexecError } from "../errors.ts";
 import { Errno, explainErrno } from "../../ffi/errno.ts";
 import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
-import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
+import { crashRecordPath, removeCrashRecord, writeCrashRecord } from "../reload/record.ts";
+import { takeLoadLock } from "../reload/lock.ts";
+import { clearReloadInflight } from "../reload/inflight.ts";
+import { describeFsError } from "../files.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
-import { readInteger, readText, type SystemView } from "../system.ts";
-import { errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
+import { readText } from "../system.ts";
+import { crashStateAfterFailure, errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
 import { currentArch } from "../arch/mod.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
-import { buildLoadPlan, memTotalBytes } from "./build.ts";
+import { buildLoadPlan, type BuiltPlan, memTotalBytes } from "./build.ts";
 import { checkFileLoad, type InputFacts, statInput, uncheckedNote } from "./file_load.ts";
 import { type LoadInputs, resolveInputs } from "./inputs.ts";
 import type { ImageInfo } from "./image_info.ts";
@@ -68,16 +71,10 @@ export interface LoadOptions {
   rngSeed?: Uint8Array;
   /** Where a note said before the syscall goes (a crash kexec_file_load's unchecked items); default `env.err`. */
   note?: (text: string) => void;
-}
-
-/** After a failed crash load, what is loaded now, in words. */
-function crashStateAfterFailure(sys: SystemView): string {
-  const loaded = readInteger(sys, "/sys/kernel/kexec_crash_loaded");
-  return loaded === 1n
-    ? " (the previously loaded crash kernel is still loaded)"
-    : loaded === 0n
-    ? " (no crash kernel is loaded now)"
-    : "";
+  /** The caller already holds load.lock (../reload/lock.ts): `kexec-ts reload`, around its decision and load. */
+  lockHeld?: boolean;
+  /** How long a crash load waits for load.lock (default ../reload/lock.ts LOAD_LOCK_WAIT_MS). */
+  lockWaitMs?: number;
 }
 
 /**
@@ -164,10 +161,6 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
     : undefined;
   if (built) validatePlan(built.plan, built.limits);
-  const unloadNormal = () => {
-    if (opts.unloadFirst && !crash) opts.unloadFirst();
-  };
-
   let filePlan = req.syscall === "kexec_file_load" || req.syscall === "auto"
     ? filePlanOf(req, inputs, crash)
     : undefined;
@@ -184,8 +177,39 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
       filePlan = undefined;
     }
   }
+  if (opts.dryRun) {
+    if (filePlan) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
+    const plan = built!.plan;
+    const efiWarning = withheldEfiWarning(plan);
+    if (efiWarning) warnings.push(efiWarning);
+    return { syscall: "kexec_load", plan, loaded: false, warnings };
+  }
+
+  // A crash load changes what `kexec-ts reload` would repeat: one at a time (../reload/lock.ts).
+  const lock = crash && !opts.lockHeld ? takeLoadLock("-p", opts.lockWaitMs) : undefined;
+  if (lock?.warning) warnings.push(lock.warning);
+  try {
+    return load(req, env, opts, inputs, built, filePlan, warnings);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** The syscalls of {@link performLoad}, once everything is checked: kexec_file_load (with -a's fallback), kexec_load. */
+function load(
+  req: LoadRequest,
+  env: RunEnv,
+  opts: LoadOptions,
+  inputs: LoadInputs,
+  built: BuiltPlan | undefined,
+  filePlan: FileLoadPlan | undefined,
+  warnings: string[],
+): LoadOutcome {
+  const crash = req.kind === "crash";
+  const unloadNormal = () => {
+    if (opts.unloadFirst && !crash) opts.unloadFirst();
+  };
   if (filePlan) {
-    if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
     if (filePlan.unchecked.length) {
       (opts.note ?? ((t) => env.err(`kexec-ts: note: ${t}`)))(uncheckedNote(filePlan.unchecked));
     }
@@ -200,7 +224,9 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
       const fallback = errno === Errno.ENOSYS || errno === Errno.EINVAL || errno === Errno.ENOEXEC ||
         errno === Errno.EOPNOTSUPP;
       if (req.syscall === "kexec_file_load" || !fallback || !built) {
-        if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
+        if (crash && e instanceof KexecError) {
+          throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "kexec_file_load", errno));
+        }
         throw e;
       }
       warnings.push(`kexec_file_load failed (${(e as Error).message}); fell back to kexec_load`);
@@ -210,7 +236,6 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   const { plan, limits } = built!;
   const efiWarning = withheldEfiWarning(plan);
   if (efiWarning) warnings.push(efiWarning);
-  if (opts.dryRun) return { syscall: "kexec_load", plan, loaded: false, warnings };
   unloadNormal();
   executePlan(plan, limits, env, opts.debug);
   if (crash) {
@@ -229,14 +254,14 @@ export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, deb
   validatePlan(plan, limits);
   const crash = plan.kind === "crash";
   const ctx = errnoContext(env, crash);
-  const state = () => (crash ? crashStateAfterFailure(env.sys) : "");
+  const state = (errno?: number) => (crash ? crashStateAfterFailure(env.sys, "kexec_load", errno) : "");
   if (lockedDown(ctx)) {
-    throw new KexecError("permission", explainErrno("kexec_load", Errno.EPERM, ctx) + state());
+    throw new KexecError("permission", explainErrno("kexec_load", Errno.EPERM, ctx) + state(Errno.EPERM));
   }
   try {
     env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, debug ? (t) => env.err(t) : undefined);
   } catch (e) {
-    if (e instanceof KexecError) throw new KexecError(e.code, e.message + state());
+    if (e instanceof KexecError) throw new KexecError(e.code, e.message + state((e as { errno?: number }).errno));
     throw e;
   }
 }
@@ -250,6 +275,7 @@ function recordCrashLoad(
   warnings: string[],
   image: ImageInfo | undefined,
 ): void {
+  const path = crashRecordPath();
   const warning = writeCrashRecord({
     version: 2,
     request: absoluteRequest(req),
@@ -259,8 +285,22 @@ function recordCrashLoad(
     ...(image ? { image } : {}),
     bootId: readText(env.sys, "/proc/sys/kernel/random/boot_id")?.trim() ?? "",
     loadedAt: new Date().toISOString(),
-  }, crashRecordPath());
-  if (warning) warnings.push(`${warning}; kexec-ts reload will not be able to repeat this load`);
+  }, path);
+  if (warning) {
+    // The previous record describes a load that is gone: reload must not repeat it, status must not report it.
+    let stale = "";
+    try {
+      removeCrashRecord(path);
+    } catch (e) {
+      stale = ` (and the previous record ${path} could not be removed: ${describeFsError(e)})`;
+    }
+    warnings.push(
+      `the crash kernel is loaded, but ${warning}${stale}; kexec-ts reload will not be able to repeat ` +
+        "this load after a hotplug event (free space in the run directory and load again with kexec-ts -p)",
+    );
+  }
+  // Whatever a reload left unfinished is superseded by this load.
+  clearReloadInflight();
 }
 
 /** On an EFI machine whose EFI a kexec_load plan cannot hand over (not by --noefi): why, and what is lost. */
