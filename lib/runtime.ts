@@ -9,7 +9,7 @@
 
 import { KexecError } from "./errors.ts";
 import { fsSystemView, readInteger, readLockdown, type SystemView } from "./system.ts";
-import { Errno, type ErrnoContext } from "../ffi/errno.ts";
+import { Errno, type ErrnoContext, explainErrno } from "../ffi/errno.ts";
 import {
   type FileInput,
   kexecFileLoad,
@@ -84,6 +84,22 @@ export function crashStateAfterFailure(sys: SystemView, op?: string, errno?: num
   return before
     ? " (the kernel refused before touching the loaded crash kernel)"
     : " (whether a crash kernel is still loaded is unknown: /sys/kernel/kexec_crash_loaded is unreadable)";
+}
+
+/**
+ * What the kernel refuses with EPERM before it touches anything, known from sysctls and securityfs: kexec-ts refuses
+ * it itself, so that the attempt does not spend one of the kexec_load_limit_* loads. Undefined when none applies.
+ */
+export function permissionRefusal(op: "kexec_load" | "kexec_file_load", ctx: ErrnoContext): string | undefined {
+  if (ctx.kexecLoadDisabled) {
+    return "kexec is disabled (kernel.kexec_load_disabled=1, which cannot be undone until reboot)";
+  }
+  if (ctx.loadLimit === 0n) {
+    return `kernel.kexec_load_limit_${ctx.crash ? "panic" : "reboot"} is 0, so this kernel allows no more loads ` +
+      "of this type until reboot";
+  }
+  if (op === "kexec_load" && lockedDown(ctx)) return explainErrno("kexec_load", Errno.EPERM, ctx);
+  return undefined;
 }
 
 /** Whether lockdown forbids kexec_load (integrity or confidentiality). */

@@ -14,7 +14,8 @@
  */
 
 import { fail, KexecError } from "../errors.ts";
-import { readInteger, readLockdown, readText, readTrimmed, type SystemView } from "../system.ts";
+import { readLockdown, readText, readTrimmed, type SystemView } from "../system.ts";
+import { errnoContext, permissionRefusal } from "../runtime.ts";
 import { readIomem } from "../memory/iomem.ts";
 import { requireCrashRegions } from "../crash/region.ts";
 import { dumpRamRanges, parseCpuList } from "../crash/elfcorehdr.ts";
@@ -250,13 +251,8 @@ function kernelElfcorehdrBytes(sys: SystemView, ram: number): bigint {
 export function checkFileLoad(facts: FileLoadFacts, sys: SystemView, arch: Arch): string[] {
   const { req } = facts;
   const crash = req.kind === "crash";
-  if (readInteger(sys, "/proc/sys/kernel/kexec_load_disabled") === 1n) {
-    fail("permission", "kexec is disabled (kernel.kexec_load_disabled=1, which cannot be undone until reboot)");
-  }
-  const limit = `kexec_load_limit_${crash ? "panic" : "reboot"}`;
-  if (readInteger(sys, `/proc/sys/kernel/${limit}`) === 0n) {
-    fail("permission", `kernel.${limit} is 0, so this kernel allows no more loads of this type until reboot`);
-  }
+  const refusal = permissionRefusal("kexec_file_load", errnoContext({ sys, uid: 0 }, crash));
+  if (refusal) fail("permission", refusal);
   if (req.initrds.length > 1) {
     fail("usage", "kexec_file_load takes one initrd; concatenate them or use -c (kexec_load)");
   }

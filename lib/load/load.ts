@@ -8,7 +8,7 @@
  */
 
 import { KexecError } from "../errors.ts";
-import { Errno, explainErrno } from "../../ffi/errno.ts";
+import { Errno } from "../../ffi/errno.ts";
 import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
 import { crashRecordPath, removeCrashRecord, writeCrashRecord } from "../reload/record.ts";
 import { takeLoadLock } from "../reload/lock.ts";
@@ -16,7 +16,7 @@ import { clearReloadInflight } from "../reload/inflight.ts";
 import { describeFsError } from "../files.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
 import { readText } from "../system.ts";
-import { crashStateAfterFailure, errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
+import { crashStateAfterFailure, errnoContext, type FileInput, permissionRefusal, type RunEnv } from "../runtime.ts";
 import { currentArch } from "../arch/mod.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
 import { buildLoadPlan, type BuiltPlan, memTotalBytes } from "./build.ts";
@@ -145,8 +145,9 @@ function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } 
  *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
  *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
  *     away even when the new load fails;
- *  4. under lockdown kexec_load is refused here, with the kernel's own reason, without spending one of the
- *     kexec_load_limit_* attempts.
+ *  4. what the kernel refuses with EPERM before anything else (kexec_load_disabled, a load limit of 0, lockdown for
+ *     kexec_load) is refused here, with the kernel's own reason, without spending one of the kexec_load_limit_*
+ *     attempts.
  * A successful crash load is recorded (../reload/record.ts) for `status` and `reload`.
  * @throws KexecError for every refusal; after a failed crash load the message says whether one is still loaded
  */
@@ -169,6 +170,9 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
       const unchecked = fileLoadPreChecks(req, inputs, filePlan, env);
       if (crash) filePlan.unchecked = unchecked;
     } catch (e) {
+      if (crash && e instanceof KexecError && e.code === "permission") {
+        throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "kexec_file_load", Errno.EPERM));
+      }
       // -a: what only kexec_file_load refuses (the image, the command line, the kernel's layout) goes to kexec_load
       // at once, the fallback kexec-tools -a takes only after kexec_file_load has freed the loaded crash kernel.
       const fileOnly = e instanceof KexecError && (e.code === "bad-image" || e.code === "layout");
@@ -255,9 +259,8 @@ export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, deb
   const crash = plan.kind === "crash";
   const ctx = errnoContext(env, crash);
   const state = (errno?: number) => (crash ? crashStateAfterFailure(env.sys, "kexec_load", errno) : "");
-  if (lockedDown(ctx)) {
-    throw new KexecError("permission", explainErrno("kexec_load", Errno.EPERM, ctx) + state(Errno.EPERM));
-  }
+  const refusal = permissionRefusal("kexec_load", ctx);
+  if (refusal) throw new KexecError("permission", refusal + state(Errno.EPERM));
   try {
     env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, debug ? (t) => env.err(t) : undefined);
   } catch (e) {

@@ -385,7 +385,7 @@ export interface FuzzTarget {
 }
 
 /** Default CI slice per target. */
-export const CI_CASES = 2000;
+export const CI_CASES = 3000;
 
 /** The input of case `index` of `target` under `seed`. */
 export function caseInput(

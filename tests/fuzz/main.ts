@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { caseInput, type CaseOutcome, type FuzzContext, type FuzzTarget, runCase } from "./engine.ts";
+import { caseInput, type CaseOutcome, CI_CASES, type FuzzContext, type FuzzTarget, runCase } from "./engine.ts";
 import { targetNamed, TARGETS } from "./targets.ts";
 
 /** V8 heap limit of a child, MiB: a case that allocates past it dies, and is reported as a finding. */
@@ -309,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
   const cases = values.cases !== undefined ? Number(values.cases) : undefined;
   const opts: RunOptions = {
     seed,
-    cases: (t) => cases ?? (values.ci ? t.ciCases ?? 2000 : 10_000),
+    cases: (t) => cases ?? (values.ci ? t.ciCases ?? CI_CASES : 10_000),
     out: values.out ?? `${HERE}findings`,
     quiet: !!values.quiet,
   };

@@ -33,7 +33,7 @@ export const bzImageTarget: FuzzTarget = {
   name: "bzimage",
   about: "bzImage header: probe, parse, kexec_file_load pre-checks, bzImage64 loader + planner (normal and crash)",
   memoryBoundBytes: 64 * 2 ** 20,
-  ciCases: 3000,
+  ciCases: 4000,
   seeds: () => {
     const protocol212 = syntheticBzImage({ xloadflags: 0x03 });
     new DataView(protocol212.buffer).setUint16(HDR.version, 0x020c, true);

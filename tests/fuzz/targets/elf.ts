@@ -124,7 +124,7 @@ export const elfRelocatorTarget: FuzzTarget = {
   name: "elf-relocator",
   about: "ET_REL relocator: layout, relocation at an aligned load address, symbol lookup (the purgatory's path)",
   memoryBoundBytes: 16 * 2 ** 20,
-  ciCases: 3000,
+  ciCases: 4000,
   seeds: () => [PURGATORY_OBJECT, Deno.readFileSync(RELOC_O)],
   mutate: mutateElf,
   run(input) {

@@ -87,7 +87,7 @@ export const crashRecordTarget: FuzzTarget = {
       recordText(read.record);
       requestToJson(read.record.request);
     }
-    step(() => decideReload(sys, path));
+    step(() => decideReload(sys, path, false, () => {}));
     const status = gatherStatus(sys);
     renderStatus(status);
     toJson(status);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCase } from "../../fuzz/engine.ts";
+import { CI_CASES, runCase } from "../../fuzz/engine.ts";
 import { targetNamed, TARGETS } from "../../fuzz/targets.ts";
 
 const FIXTURES = new URL("../../fixtures/fuzz/", import.meta.url).pathname;
@@ -43,7 +43,7 @@ Deno.test("fuzz: the fixed-seed CI slice (seed 1) finds nothing in any target", 
   assert.equal(summary.seed, 1);
   assert.deepEqual(summary.reports.map((t: { target: string }) => t.target), TARGETS.map((t) => t.name));
   for (const t of summary.reports) {
-    assert.equal(t.cases, targetNamed(t.target)!.ciCases ?? 2000, t.target);
+    assert.equal(t.cases, targetNamed(t.target)!.ciCases ?? CI_CASES, t.target);
     assert.deepEqual(t.findings, [], `${t.target}: ${JSON.stringify(t.findings)}`);
   }
   assert.equal(r.code, 0, stderr);
