@@ -46,15 +46,25 @@ export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** The holder file's content, every field checked; undefined when absent or malformed. */
+/** A holder file's text, every field checked; undefined when malformed. */
+export function parseLoadHolder(text: string): LoadLockHolder | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
+  if (typeof o.pid !== "number" || !Number.isInteger(o.pid) || o.pid <= 0) return undefined;
+  if (typeof o.what !== "string" || o.what.length > 40 || /[\n\r]/.test(o.what)) return undefined;
+  if (typeof o.since !== "string" || Number.isNaN(Date.parse(o.since))) return undefined;
+  return { pid: o.pid, what: o.what, since: o.since };
+}
+
+/** The holder file of `dir`; undefined when absent or malformed. */
 export function readLoadHolder(dir = runDir()): LoadLockHolder | undefined {
   try {
-    const o = JSON.parse(Deno.readTextFileSync(`${dir}/${LOAD_HOLDER_FILE}`));
-    if (typeof o !== "object" || o === null) return undefined;
-    if (!Number.isInteger(o.pid) || o.pid <= 0) return undefined;
-    if (typeof o.what !== "string" || o.what.length > 40 || /[\n\r]/.test(o.what)) return undefined;
-    if (typeof o.since !== "string" || Number.isNaN(Date.parse(o.since))) return undefined;
-    return { pid: o.pid, what: o.what, since: o.since };
+    return parseLoadHolder(Deno.readTextFileSync(`${dir}/${LOAD_HOLDER_FILE}`));
   } catch {
     return undefined;
   }

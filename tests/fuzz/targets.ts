@@ -10,7 +10,7 @@ import type { FuzzTarget } from "./engine.ts";
 import { bzImageTarget } from "./targets/bzimage.ts";
 import { elfReaderTarget, elfRelocatorTarget, kcoreTarget } from "./targets/elf.ts";
 import { bootParamsTarget, cpuListTarget, iomemTarget, sysfsTarget } from "./targets/machine.ts";
-import { crashRecordTarget, reloadLogTarget } from "./targets/state.ts";
+import { crashRecordTarget, reloadLogTarget, runMarkersTarget } from "./targets/state.ts";
 import { cliTarget, envTarget } from "./targets/cli.ts";
 
 /** Every target. */
@@ -25,6 +25,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   sysfsTarget,
   crashRecordTarget,
   reloadLogTarget,
+  runMarkersTarget,
   cliTarget,
   envTarget,
 ];

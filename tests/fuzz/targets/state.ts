@@ -11,7 +11,9 @@ import { requestToJson } from "../../../lib/load/request.ts";
 import { gatherStatus } from "../../../lib/status.ts";
 import { renderStatus, toJson } from "../../../lib/cli/output.ts";
 import { decideReload } from "../../../lib/reload/reload.ts";
-import { parseReloadLog, summarizeReloadLog } from "../../../lib/reload/reload_log.ts";
+import { parseReloadLogChecked, summarizeReloadLog } from "../../../lib/reload/reload_log.ts";
+import { INFLIGHT_FILE, readReloadInflight } from "../../../lib/reload/inflight.ts";
+import { parseLoadHolder } from "../../../lib/reload/lock.ts";
 import { filesView } from "./machines.ts";
 
 const BOOT_ID = "5d5f2a2e-0d0f-4bdb-9e31-6f3a0c0f2f11";
@@ -107,6 +109,37 @@ export const reloadLogTarget: FuzzTarget = {
   seeds: () => [text.encode(LOG), text.encode("")],
   mutate: (input, rng, seeds) => text.encode(mutateText(text.decode(input), rng, text.decode(rng.pick(seeds)))),
   run(input) {
-    summarizeReloadLog(parseReloadLog(text.decode(input)));
+    summarizeReloadLog(parseReloadLogChecked(text.decode(input)).entries);
+  },
+};
+
+const INFLIGHT = JSON.stringify({ pid: 4242, bootId: BOOT_ID, startedAt: "2026-01-01T00:00:00.000Z" });
+const HOLDER = JSON.stringify({ pid: 4242, what: "reload", since: "2026-01-01T00:00:00.000Z" });
+
+export const runMarkersTarget: FuzzTarget = {
+  name: "run-markers",
+  about: "reload.inflight and load.holder: field checks, and reload's decision with a marker present",
+  memoryBoundBytes: 16 * 2 ** 20,
+  seeds: () => [text.encode(INFLIGHT), text.encode(HOLDER)],
+  mutate(input, rng) {
+    const now = text.decode(input);
+    if (rng.chance(0.7)) {
+      try {
+        return text.encode(JSON.stringify(mutateJson(JSON.parse(now), rng)));
+      } catch { /* not JSON: text mutation */ }
+    }
+    return text.encode(mutateText(now, rng));
+  },
+  run(input) {
+    parseLoadHolder(text.decode(input));
+    const dir = crashRecordPath().slice(0, crashRecordPath().lastIndexOf("/"));
+    const sys = filesView({
+      [`${dir}/${INFLIGHT_FILE}`]: input,
+      [crashRecordPath()]: JSON.stringify(V2),
+      "/proc/sys/kernel/random/boot_id": BOOT_ID + "\n",
+      "/sys/kernel/kexec_crash_loaded": "0\n",
+    });
+    readReloadInflight(sys, `${dir}/${INFLIGHT_FILE}`);
+    step(() => decideReload(sys, crashRecordPath(), false, () => {}));
   },
 };
