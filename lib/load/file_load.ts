@@ -117,8 +117,8 @@ export const KEXEC_FILE_CHECKS: readonly KernelCheck[] = [
     kernel: "lockdown (integrity or confidentiality), the signature fails, and IMA does not appraise kexec images",
     errno: "EPERM",
     afterFree: true,
-    ours:
-      "checkFileLoad: under lockdown the image must carry an Authenticode signature (unless the IMA policy appraises KEXEC_KERNEL_CHECK)",
+    ours: "checkFileLoad: under lockdown the image must carry an Authenticode signature, unless IMA may appraise " +
+      "kexec images (a policy rule for KEXEC_KERNEL_CHECK, ima_policy= on the command line, Secure Boot)",
   },
   {
     source: `${KF}:268`,
@@ -207,14 +207,40 @@ export function authenticodeSignature(bytes: Uint8Array): "signed" | "unsigned" 
   return size > 0 && at + size <= bytes.length ? "signed" : "unsigned";
 }
 
-/** Whether the IMA policy appraises kexec images: true/false when readable, undefined when unknown. */
+/** The SecureBoot EFI variable (global variable GUID). */
+const SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
+
+/** Whether Secure Boot is on: false without EFI, undefined when the variable cannot be read. */
+export function secureBootOn(sys: SystemView): boolean | undefined {
+  if (sys.list("/sys/firmware/efi") === undefined) return false;
+  const r = sys.read(SECURE_BOOT_VAR);
+  if (r.kind !== "ok" || r.bytes.length < 5) return r.kind === "absent" ? false : undefined;
+  return r.bytes[4] === 1; // 4 bytes of attributes, then the value
+}
+
+/**
+ * Whether IMA appraises kexec images with a signature (ima_appraise_signature(), which lets kexec_file_load take
+ * an image without a kernel signature under lockdown): false when surely not, true or undefined (unknown) otherwise.
+ *  - no IMA in securityfs: false;
+ *  - a readable policy (CONFIG_IMA_READ_POLICY): whether an appraise rule covers KEXEC_KERNEL_CHECK;
+ *  - an unreadable one: no custom policy was loaded (loading one removes the file), so the boot-time policy rules:
+ *    unknown when the command line asks for an appraising policy or Secure Boot may bring the arch policy, else false;
+ *  - none (a custom policy was loaded and the file removed): unknown.
+ */
 export function imaAppraisesKexec(sys: SystemView): boolean | undefined {
   if (sys.list("/sys/kernel/security/ima") === undefined) {
     return sys.list("/sys/kernel/security") === undefined ? undefined : false;
   }
-  const policy = readText(sys, "/sys/kernel/security/ima/policy");
-  if (policy === undefined) return undefined;
-  return policy.split("\n").some((l) => /^appraise\b/.test(l) && /\bfunc=KEXEC_KERNEL_CHECK\b/.test(l));
+  const r = sys.read("/sys/kernel/security/ima/policy");
+  if (r.kind === "ok") {
+    return new TextDecoder().decode(r.bytes).split("\n").some((l) =>
+      /^appraise\b/.test(l) && (/\bfunc=KEXEC_KERNEL_CHECK\b/.test(l) || !/\bfunc=/.test(l))
+    );
+  }
+  if (r.kind === "absent") return undefined;
+  const cmdline = readText(sys, "/proc/cmdline") ?? "";
+  if (/(^|\s)(ima_policy=\S*(secure_boot|appraise_tcb)|ima_appraise_tcb)(\s|$)/.test(cmdline)) return undefined;
+  return secureBootOn(sys) === false ? false : undefined;
 }
 
 /** Everything {@link checkFileLoad} looks at. */

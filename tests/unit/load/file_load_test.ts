@@ -265,6 +265,24 @@ Deno.test("kexec_file_load pre-checks: the boundaries pass (command line 2016 by
   );
   const ima = "measure func=KEXEC_KERNEL_CHECK\nappraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n";
   assert.equal(attempt({ sys: { ...lockdown, "/sys/kernel/security/ima/policy": ima } }).error, undefined);
+  const measureOnly = "measure func=KEXEC_KERNEL_CHECK\n";
+  assert.match(
+    attempt({ sys: { ...lockdown, "/sys/kernel/security/ima/policy": measureOnly } }).error!.message,
+    /no signature/,
+  );
+  // Debian's kernel: no CONFIG_IMA_READ_POLICY, so the policy file is there but unreadable until a policy is loaded.
+  const unreadable = { ...lockdown, "/sys/kernel/security/ima/policy": "<denied>" };
+  assert.match(attempt({ sys: unreadable }).error!.message, /no signature/);
+  assert.equal(attempt({ sys: { ...unreadable, "/proc/cmdline": "ro ima_policy=secure_boot" } }).error, undefined);
+  assert.equal(attempt({ sys: { ...unreadable, "/proc/cmdline": "ro ima_appraise_tcb" } }).error, undefined);
+  const secureBoot = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
+  assert.equal(attempt({ sys: { ...unreadable, [secureBoot]: "\x06\0\0\0\x01" } }).error, undefined);
+  assert.match(attempt({ sys: { ...unreadable, [secureBoot]: "\x06\0\0\0\0" } }).error!.message, /no signature/);
+  // A custom policy was loaded (the file is gone): unknown, so the kernel decides.
+  assert.equal(
+    attempt({ sys: { ...lockdown, "/sys/kernel/security/ima/ascii_runtime_measurements": "" } }).error,
+    undefined,
+  );
   // Without a crash region, a normal load has no region to fit; half of RAM still applies.
   assert.equal(attempt({ kind: "reboot", sys: crashRegion(0x1000000n, 0x1100000n) }).error, undefined);
 });
