@@ -13,6 +13,8 @@
  * @module
  */
 
+import { KexecError } from "../errors.ts";
+import { jsonFields } from "../json_fields.ts";
 import { readText, type SystemView } from "../system.ts";
 import { writeFileAtomic } from "../files.ts";
 import { runDir } from "./record.ts";
@@ -38,16 +40,20 @@ export function inflightPath(dir = runDir()): string {
   return `${dir}/${INFLIGHT_FILE}`;
 }
 
-/** Checks every field of a parsed marker. */
-export function inflightFromJson(value: unknown): ReloadInflight | string {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a JSON object";
-  const o = value as Record<string, unknown>;
-  if (typeof o.pid !== "number" || !Number.isInteger(o.pid) || o.pid <= 0) return 'field "pid" is not a process id';
-  if (typeof o.bootId !== "string") return 'field "bootId" is not a string';
-  if (typeof o.startedAt !== "string" || Number.isNaN(Date.parse(o.startedAt))) {
-    return 'field "startedAt" is not a time';
-  }
-  return { pid: o.pid, bootId: o.bootId, startedAt: o.startedAt };
+/**
+ * Checks every field of a parsed marker.
+ * @throws KexecError("io") naming the first bad field
+ */
+export function inflightFromJson(value: unknown, where: string): ReloadInflight {
+  const f = jsonFields(
+    value,
+    where,
+    "marker",
+    "remove it (the next event then loads only if a crash kernel is loaded)",
+  );
+  const startedAt = f.str("startedAt");
+  if (Number.isNaN(Date.parse(startedAt))) f.bad("startedAt", "a time");
+  return { pid: f.int("pid", 1, 2 ** 31 - 1, "a process id"), bootId: f.str("bootId"), startedAt };
 }
 
 /**
@@ -63,8 +69,13 @@ export function readReloadInflight(sys: SystemView, path = inflightPath()): Infl
   } catch {
     return { kind: "bad", why: `${path} is not JSON` };
   }
-  const m = inflightFromJson(parsed);
-  if (typeof m === "string") return { kind: "bad", why: `${path}: ${m}` };
+  let m: ReloadInflight;
+  try {
+    m = inflightFromJson(parsed, path);
+  } catch (e) {
+    if (!(e instanceof KexecError)) throw e;
+    return { kind: "bad", why: e.message };
+  }
   const bootId = readText(sys, "/proc/sys/kernel/random/boot_id")?.trim();
   if (bootId !== undefined && m.bootId !== bootId) return { kind: "none" };
   return { kind: "ok", inflight: m };

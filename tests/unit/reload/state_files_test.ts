@@ -86,15 +86,32 @@ Deno.test("pending mark: not a regular file → one line naming it and the fix",
 });
 
 Deno.test("reload.inflight: every field checked; a malformed marker still counts, with the reason", () => {
-  assert.deepEqual(inflightFromJson({ pid: 12, bootId: "b", startedAt: "2026-01-01T00:00:00Z" }), {
+  assert.deepEqual(inflightFromJson({ pid: 12, bootId: "b", startedAt: "2026-01-01T00:00:00Z" }, "M"), {
     pid: 12,
     bootId: "b",
     startedAt: "2026-01-01T00:00:00Z",
   });
-  assert.equal(inflightFromJson([]), "it is not a JSON object");
-  assert.equal(inflightFromJson({ pid: -1, bootId: "b", startedAt: "x" }), 'field "pid" is not a process id');
-  assert.equal(inflightFromJson({ pid: 1, bootId: 3, startedAt: "x" }), 'field "bootId" is not a string');
-  assert.equal(inflightFromJson({ pid: 1, bootId: "b", startedAt: "x" }), 'field "startedAt" is not a time');
+  const fix = "; remove it (the next event then loads only if a crash kernel is loaded)";
+  throwsKexec(
+    () => inflightFromJson([], "M"),
+    "io",
+    new RegExp(`^M: field "marker" is not an object${fix.replace(/[()]/g, "\\$&")}$`),
+  );
+  throwsKexec(
+    () => inflightFromJson({ pid: -1, bootId: "b", startedAt: "x" }, "M"),
+    "io",
+    /field "startedAt" is not a time/,
+  );
+  throwsKexec(
+    () => inflightFromJson({ pid: -1, bootId: "b", startedAt: "2026-01-01T00:00:00Z" }, "M"),
+    "io",
+    /field "pid" is not a process id/,
+  );
+  throwsKexec(
+    () => inflightFromJson({ pid: 1, bootId: 3, startedAt: "2026-01-01T00:00:00Z" }, "M"),
+    "io",
+    /field "bootId" is not a string/,
+  );
   const view = (text: string) =>
     recordSystemView({ "/r/reload.inflight": text, "/proc/sys/kernel/random/boot_id": "b\n" });
   assert.deepEqual(
@@ -111,7 +128,7 @@ Deno.test("reload.inflight: every field checked; a malformed marker still counts
   });
   assert.deepEqual(readReloadInflight(view("{}"), "/r/reload.inflight"), {
     kind: "bad",
-    why: '/r/reload.inflight: field "pid" is not a process id',
+    why: `/r/reload.inflight: field "startedAt" is not a string${fix}`,
   });
 });
 
