@@ -34,7 +34,9 @@ const FIXTURE = new URL("../../fixtures/machines/qemu-q35-2g-crash256m", import.
 
 function pause(state: string, at: string, where: PausePoint): void {
   if (at !== where) return;
-  Deno.writeTextFileSync(`${state}/paused`, where);
+  // Atomically: the test reads the file as soon as it exists.
+  Deno.writeTextFileSync(`${state}/paused.tmp`, where);
+  Deno.renameSync(`${state}/paused.tmp`, `${state}/paused`);
   for (;;) sleepSync(1000);
 }
 
