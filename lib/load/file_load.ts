@@ -23,6 +23,7 @@ import { readHotplugSysfs } from "../crash/hotplug.ts";
 import { EHDR_SIZE, PHDR_SIZE } from "../elf/constants.ts";
 import type { Arch } from "../arch/types.ts";
 import type { FileLoadInput, ImageLoader, KernelCheck } from "./contract.ts";
+import { COFF, DOS, hasMzMagic, OPT, OPT32, OPT64, PE32_MAGIC, PE32PLUS_MAGIC } from "../images/pe.ts";
 import type { LoadRequest } from "./request.ts";
 
 /** `KEXEC_FILE_SIZE_MAX` (kernel/kexec_file.c:59): the largest kernel or initrd kexec_file_load reads. */
@@ -184,38 +185,40 @@ export function checkInputFile(f: InputFacts, what: "kernel" | "initrd"): void {
   if (f.sizeBytes > KEXEC_FILE_SIZE_MAX) bad(`it is ${f.sizeBytes} bytes, more than the kernel's 4 GiB limit`);
 }
 
-/** PE/COFF offsets for finding the Authenticode certificate table (IMAGE_DIRECTORY_ENTRY_SECURITY). */
-const PE = {
-  e_lfanew: 0x3c,
-  optionalHeader: 24, // after "PE\0\0" and the 20-byte COFF header
-  magicPe32Plus: 0x20b,
-  numberOfRvaAndSizes: 108, // in a PE32+ optional header
-  securityDirectory: 112 + 4 * 8, // data directory 4: { u32 file offset, u32 size }
-} as const;
+/** IMAGE_DIRECTORY_ENTRY_SECURITY: the data directory of the Authenticode certificate table (a file offset, size). */
+const SECURITY_DIRECTORY = 4;
 
-/** Whether an image carries an Authenticode signature (a non-empty certificate table); `not-pe` when not a PE. */
+/**
+ * Whether an image carries an Authenticode signature: a non-empty certificate table inside the file (what the
+ * kernel's verify_pefile_signature looks for first); `not-pe` when not a PE image. Its validity is not checked.
+ */
 export function authenticodeSignature(bytes: Uint8Array): "signed" | "unsigned" | "not-pe" {
-  if (bytes.length < 0x40 || bytes[0] !== 0x4d || bytes[1] !== 0x5a) return "not-pe";
+  if (!hasMzMagic(bytes) || bytes.length < DOS.size) return "not-pe";
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const pe = dv.getUint32(PE.e_lfanew, true);
-  const opt = pe + PE.optionalHeader;
-  if (opt + PE.securityDirectory + 8 > bytes.length || dv.getUint32(pe, true) !== 0x00004550) return "not-pe";
-  if (dv.getUint16(opt, true) !== PE.magicPe32Plus) return "not-pe";
-  if (dv.getUint32(opt + PE.numberOfRvaAndSizes, true) <= 4) return "unsigned";
-  const size = dv.getUint32(opt + PE.securityDirectory + 4, true);
-  const at = dv.getUint32(opt + PE.securityDirectory, true);
+  const lfanew = dv.getUint32(DOS.e_lfanew, true);
+  const optAt = lfanew + COFF.size;
+  if (optAt + 2 > bytes.length || dv.getUint32(lfanew + COFF.signature, true) !== 0x00004550) return "not-pe"; // "PE\0\0"
+  const magic = dv.getUint16(optAt + OPT.magic, true);
+  if (magic !== PE32PLUS_MAGIC && magic !== PE32_MAGIC) return "not-pe";
+  const layout = magic === PE32PLUS_MAGIC ? OPT64 : OPT32;
+  const dir = optAt + layout.dataDirectory + SECURITY_DIRECTORY * 8;
+  if (dir + 8 > bytes.length) return "not-pe";
+  if (dv.getUint32(optAt + layout.numberOfRvaAndSizes, true) <= SECURITY_DIRECTORY) return "unsigned";
+  const at = dv.getUint32(dir, true), size = dv.getUint32(dir + 4, true);
   return size > 0 && at + size <= bytes.length ? "signed" : "unsigned";
 }
 
-/** The SecureBoot EFI variable (global variable GUID). */
-const SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
-
-/** Whether Secure Boot is on: false without EFI, undefined when the variable cannot be read. */
-export function secureBootOn(sys: SystemView): boolean | undefined {
-  if (sys.list("/sys/firmware/efi") === undefined) return false;
-  const r = sys.read(SECURE_BOOT_VAR);
-  if (r.kind !== "ok" || r.bytes.length < 5) return r.kind === "absent" ? false : undefined;
-  return r.bytes[4] === 1; // 4 bytes of attributes, then the value
+/** Whether Secure Boot is on, as the architecture reads the firmware: false on BIOS, undefined when unknown. */
+export function secureBootOn(sys: SystemView, arch: Arch): boolean | undefined {
+  let fw;
+  try {
+    fw = arch.firmwareStatus?.(sys);
+  } catch {
+    return undefined; // a malformed EFI runtime map: Secure Boot is not what failed, but it is not known either
+  }
+  if (!fw) return undefined;
+  if (fw.kind === "bios") return false;
+  return fw.secureBoot.state === "enabled" ? true : fw.secureBoot.state === "unknown" ? undefined : false;
 }
 
 /**
@@ -227,7 +230,7 @@ export function secureBootOn(sys: SystemView): boolean | undefined {
  *    unknown when the command line asks for an appraising policy or Secure Boot may bring the arch policy, else false;
  *  - none (a custom policy was loaded and the file removed): unknown.
  */
-export function imaAppraisesKexec(sys: SystemView): boolean | undefined {
+export function imaAppraisesKexec(sys: SystemView, arch: Arch): boolean | undefined {
   if (sys.list("/sys/kernel/security/ima") === undefined) {
     return sys.list("/sys/kernel/security") === undefined ? undefined : false;
   }
@@ -240,7 +243,7 @@ export function imaAppraisesKexec(sys: SystemView): boolean | undefined {
   if (r.kind === "absent") return undefined;
   const cmdline = readText(sys, "/proc/cmdline") ?? "";
   if (/(^|\s)(ima_policy=\S*(secure_boot|appraise_tcb)|ima_appraise_tcb)(\s|$)/.test(cmdline)) return undefined;
-  return secureBootOn(sys) === false ? false : undefined;
+  return secureBootOn(sys, arch) === false ? false : undefined;
 }
 
 /** Everything {@link checkFileLoad} looks at. */
@@ -312,7 +315,7 @@ export function checkFileLoad(facts: FileLoadFacts, sys: SystemView, arch: Arch)
 
   const lockdown = readLockdown(sys);
   if (lockdown === "integrity" || lockdown === "confidentiality") {
-    if (authenticodeSignature(facts.kernelBytes) !== "signed" && imaAppraisesKexec(sys) === false) {
+    if (authenticodeSignature(facts.kernelBytes) !== "signed" && imaAppraisesKexec(sys, arch) === false) {
       fail(
         "permission",
         `kexec_file_load under lockdown (${lockdown}) needs a signed kernel, and ${req.kernel} carries no ` +

@@ -12,7 +12,8 @@
 
 import { fail, hex } from "../../errors.ts";
 import { alignUp, PAGE_SIZE } from "../../memory/ranges.ts";
-import { readTrimmed } from "../../system.ts";
+import { readText, readTrimmed } from "../../system.ts";
+import { runtimeOffParameter } from "./efi.ts";
 import type { FileLoadInput, KernelCheck } from "../../load/contract.ts";
 import type { BzImage } from "./bzimage.ts";
 import { la57Enabled } from "./firmware.ts";
@@ -86,7 +87,8 @@ export const BZIMAGE64_FILE_CHECKS: readonly KernelCheck[] = [
     kernel: "EFI runtime services on 32-bit EFI firmware",
     errno: "ENOEXEC",
     afterFree: true,
-    ours: "bzImage64 fileLoadCheck: /sys/firmware/efi/fw_platform_size is 32 and /proc/cmdline has no noefi",
+    ours:
+      "bzImage64 fileLoadCheck: /sys/firmware/efi/fw_platform_size is 32 and /proc/cmdline has no noefi or efi=noruntime",
   },
   {
     source: `${FILE}:387`,
@@ -191,7 +193,7 @@ function bootParamsBufferBytes(cmdlineLen: number): bigint {
 /** Whether the running kernel would refuse bzImage64 on 32-bit EFI (runtime services on, EFI_64BIT off). */
 function efi32WithRuntime(input: FileLoadInput): boolean {
   if (readTrimmed(input.sys, "/sys/firmware/efi/fw_platform_size") !== "32") return false;
-  return !/(^|\s)(noefi|efi=noruntime)(\s|$)/.test(readTrimmed(input.sys, "/proc/cmdline") ?? "");
+  return runtimeOffParameter(readText(input.sys, "/proc/cmdline")) === undefined;
 }
 
 /**
