@@ -12,10 +12,12 @@ import { elfReaderTarget, elfRelocatorTarget, kcoreTarget } from "./targets/elf.
 import { bootParamsTarget, cpuListTarget, iomemTarget, sysfsTarget } from "./targets/machine.ts";
 import { crashRecordTarget, reloadLogTarget, runMarkersTarget } from "./targets/state.ts";
 import { cliTarget, envTarget } from "./targets/cli.ts";
+import { bootEntriesTarget, ukiTarget } from "./targets/images.ts";
 
 /** Every target. */
 export const TARGETS: readonly FuzzTarget[] = [
   bzImageTarget,
+  ukiTarget,
   elfReaderTarget,
   elfRelocatorTarget,
   kcoreTarget,
@@ -26,6 +28,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   crashRecordTarget,
   reloadLogTarget,
   runMarkersTarget,
+  bootEntriesTarget,
   cliTarget,
   envTarget,
 ];
