@@ -35,7 +35,11 @@ export type FirmwareStatus =
     /** The command-line parameter that turned them off (`noefi`, `efi=noruntime`). */
     runtimeOffBy?: string;
     /** /sys/firmware/efi/runtime-map: what a kexec_load handover of runtime services needs. */
-    runtimeMap: { kind: "present"; entryCount: number } | { kind: "absent" } | { kind: "denied" };
+    runtimeMap:
+      | { kind: "present"; entryCount: number }
+      | { kind: "absent" }
+      | { kind: "denied" }
+      | { kind: "malformed"; why: string };
     secureBoot: SecureBootState;
   };
 

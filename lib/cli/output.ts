@@ -112,6 +112,8 @@ export function firmwareText(f: FirmwareStatus): string {
     ? `runtime map ${f.runtimeMap.entryCount} entries`
     : f.runtimeMap.kind === "denied"
     ? "runtime map unreadable (not root)"
+    : f.runtimeMap.kind === "malformed"
+    ? `runtime map malformed (${f.runtimeMap.why})`
     : "no runtime map";
   const rt = f.runtimeServices === "off"
     ? `runtime services off (${f.runtimeOffBy})`

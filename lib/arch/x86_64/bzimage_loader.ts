@@ -38,8 +38,10 @@ import {
   efiInfoBytes,
   efiMemmapBytes,
   efiMemmapSize,
+  type EfiRefusal,
   efiRuntimeRanges,
   efiSetupDataBytes,
+  NO_XLF_EFI_KEXEC,
 } from "./efi_handover.ts";
 import type { X86Machine } from "./machine.ts";
 import type { AddressWindow } from "../types.ts";
@@ -123,8 +125,8 @@ export interface BootHeader {
   setupHeaderOffset: number;
   /** Longest command line the kernel accepts, excluding the NUL. */
   cmdlineSize: number;
-  /** The kernel can be handed EFI by a kexec loader (XLF_EFI_KEXEC). */
-  efiKexec: boolean;
+  /** Why the kernel cannot be handed EFI by a kexec loader; absent when it can (XLF_EFI_KEXEC). */
+  refusesEfi?: EfiRefusal;
 }
 
 /**
@@ -140,7 +142,7 @@ export function addBootParams(
 ): { bootParams: bigint; firmware: FirmwareHandover } {
   // boot_params + command line + EFI memory map + setup_data, in one buffer that points into itself.
   const cmdlineBytes = encodeCmdline(ctx.cmdline, image.cmdlineSize);
-  const efi = decideEfiHandover(ctx.machine.efi, { noefi: ctx.noefi ?? false, imageTakesEfi: image.efiKexec });
+  const efi = decideEfiHandover(ctx.machine.efi, { noefi: ctx.noefi ?? false, imageRefusesEfi: image.refusesEfi });
   const e820 = ctx.crash
     ? captureMemmap(ctx.crash.iomem, ctx.crash.regions, ctx.crash.elfcorehdr, efiRuntimeRanges(efi))
     : [...ctx.machine.memmap];
@@ -224,7 +226,11 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
   const kernelAddr = ctx.addBuffer(kernelReq);
 
   const initrdAddr = addInitrd(ctx, image);
-  const { bootParams, firmware } = addBootParams(ctx, image, initrdAddr);
+  const { bootParams, firmware } = addBootParams(
+    ctx,
+    { ...image, refusesEfi: image.efiKexec ? undefined : NO_XLF_EFI_KEXEC },
+    initrdAddr,
+  );
   return { kernelEntry: kernelAddr + STARTUP_64_OFFSET, bootParams, firmware };
 }
 

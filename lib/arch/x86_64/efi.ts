@@ -11,7 +11,6 @@
  * @module
  */
 
-import { fail } from "../../errors.ts";
 import { parseInteger, readText, readTrimmed, type SystemView } from "../../system.ts";
 import { splitCmdline } from "../../load/request.ts";
 import type { FirmwareStatus, SecureBootState } from "../types.ts";
@@ -56,11 +55,16 @@ export interface EfiMemoryDescriptor {
   attribute: bigint;
 }
 
-/** The runtime map: read, absent (CONFIG_EFI_RUNTIME_MAP off, or runtime services off), or unreadable (not root). */
+/**
+ * The runtime map: read, absent (CONFIG_EFI_RUNTIME_MAP off, or runtime services off), unreadable (not root), or
+ * malformed (an entry with a missing or non-hex field: what kexec-ts cannot hand over, but no reason to refuse a
+ * load that does not hand it over).
+ */
 export type RuntimeMapRead =
   | { kind: "ok"; entries: EfiMemoryDescriptor[] }
   | { kind: "absent" }
-  | { kind: "denied" };
+  | { kind: "denied" }
+  | { kind: "malformed"; why: string };
 
 /** boot_params.efi_info of the running kernel. */
 export interface BootEfiInfo {
@@ -122,9 +126,12 @@ function readAddress(sys: SystemView, path: string): bigint | undefined {
   return t === undefined ? undefined : parseInteger(t, 16);
 }
 
+/** The files of a runtime-map entry, in efi_memory_desc_t order. */
+const RUNTIME_MAP_FIELDS = ["type", "phys_addr", "virt_addr", "num_pages", "attribute"] as const;
+
 /**
- * /sys/firmware/efi/runtime-map/N/{type,phys_addr,virt_addr,num_pages,attribute}, in N order (the kernel's).
- * @throws KexecError("io") for an entry that is incomplete or not hex
+ * /sys/firmware/efi/runtime-map/N/{type,phys_addr,virt_addr,num_pages,attribute}, in N order (the kernel's). Never
+ * throws: a malformed entry makes the map `malformed` (every load reads it, --noefi ones too).
  */
 export function readRuntimeMap(sys: SystemView): RuntimeMapRead {
   const names = sys.list(`${EFI_DIR}/runtime-map`);
@@ -132,14 +139,17 @@ export function readRuntimeMap(sys: SystemView): RuntimeMapRead {
   const entries: EfiMemoryDescriptor[] = [];
   for (const n of names.filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b))) {
     const base = `${EFI_DIR}/runtime-map/${n}`;
-    const field = (f: string): bigint | "denied" => {
+    const field = (f: string): bigint | "denied" | undefined => {
       const r = sys.read(`${base}/${f}`);
       if (r.kind === "denied") return "denied";
-      const v = r.kind === "ok" ? parseInteger(new TextDecoder().decode(r.bytes), 16) : undefined;
-      return v ?? fail("io", `${base}/${f} is missing or not a hex number`);
+      return r.kind === "ok" ? parseInteger(new TextDecoder().decode(r.bytes), 16) : undefined;
     };
-    const values = ["type", "phys_addr", "virt_addr", "num_pages", "attribute"].map(field);
+    const values = RUNTIME_MAP_FIELDS.map(field);
     if (values.includes("denied")) return { kind: "denied" };
+    const bad = values.indexOf(undefined);
+    if (bad >= 0) {
+      return { kind: "malformed", why: `${base}/${RUNTIME_MAP_FIELDS[bad]} is missing or not a hex number` };
+    }
     const [type, physAddr, virtAddr, numPages, attribute] = values as bigint[];
     entries.push({ type: Number(type), physAddr, virtAddr, numPages, attribute });
   }
@@ -191,7 +201,6 @@ export function readSecureBoot(sys: SystemView, bootSecureBoot: number | undefin
 /**
  * Reads the running kernel's EFI; undefined on a machine that did not boot through EFI.
  * @param bootParams /sys/kernel/boot_params/data, when readable
- * @throws KexecError("io") for a malformed runtime map
  */
 export function readEfiFirmware(sys: SystemView, bootParams: Uint8Array | undefined): EfiFirmware | undefined {
   if (!bootedThroughEfi(sys)) return undefined;
@@ -231,7 +240,7 @@ export function x86FirmwareStatus(sys: SystemView): FirmwareStatus {
     platformBits: efi.platformBits,
     runtimeServices: efi.runtimeServices,
     runtimeOffBy: efi.runtimeOffBy,
-    runtimeMap: map.kind === "ok" ? { kind: "present", entryCount: map.entries.length } : { kind: map.kind },
+    runtimeMap: map.kind === "ok" ? { kind: "present", entryCount: map.entries.length } : map,
     secureBoot: efi.secureBoot,
   };
 }

@@ -81,14 +81,30 @@ export type EfiHandover =
 
 const FILE_LOAD_HINT = "kexec_file_load (-s) hands EFI over from the kernel's own copy of these";
 
+/** What the new kernel says about taking EFI, and what the user asked for. */
+export interface EfiHandoverOptions {
+  /** --noefi. */
+  noefi: boolean;
+  /** Why the new kernel cannot take EFI from a kexec loader; absent when it can (a bzImage with XLF_EFI_KEXEC). */
+  imageRefusesEfi?: EfiRefusal;
+}
+
+/** Why a kernel cannot take EFI from a kexec loader, and what would do better. */
+export interface EfiRefusal {
+  reason: string;
+  hint?: string;
+}
+
+/** Why a bzImage without XLF_EFI_KEXEC gets no EFI. */
+export const NO_XLF_EFI_KEXEC: EfiRefusal = {
+  reason: "the new kernel cannot take EFI from kexec (no XLF_EFI_KEXEC in its xloadflags)",
+};
+
 /**
  * What to hand over, in the kernel's order of checks (setup_efi_state) plus kexec-tools' (descriptor version,
  * XLF_EFI_KEXEC). `efi` undefined: the machine did not boot through EFI.
  */
-export function decideEfiHandover(
-  efi: EfiFirmware | undefined,
-  opts: { noefi: boolean; imageTakesEfi: boolean },
-): EfiHandover {
+export function decideEfiHandover(efi: EfiFirmware | undefined, opts: EfiHandoverOptions): EfiHandover {
   if (!efi) return { kind: "none" };
   const withheld = (reason: string, hint?: string, requested = false): EfiHandover => ({
     kind: "withheld",
@@ -102,9 +118,7 @@ export function decideEfiHandover(
       `the firmware is ${efi.platformBits}-bit EFI (fw_platform_size), which a 64-bit kexec cannot hand over`,
     );
   }
-  if (!opts.imageTakesEfi) {
-    return withheld("the new kernel cannot take EFI from kexec (no XLF_EFI_KEXEC in its xloadflags)");
-  }
+  if (opts.imageRefusesEfi) return withheld(opts.imageRefusesEfi.reason, opts.imageRefusesEfi.hint);
   if (efi.runtimeServices === "off") {
     return withheld(`EFI runtime services are off in this kernel (${efi.runtimeOffBy} on its command line)`);
   }
@@ -126,6 +140,7 @@ export function decideEfiHandover(
   if (map.kind === "denied") {
     return withheld("/sys/firmware/efi/runtime-map is unreadable (run as root)", FILE_LOAD_HINT);
   }
+  if (map.kind === "malformed") return withheld(`the runtime map is malformed: ${map.why}`, FILE_LOAD_HINT);
   if (map.kind === "absent" || map.entries.length === 0) {
     return withheld(
       "this kernel exports no /sys/firmware/efi/runtime-map (built without CONFIG_EFI_RUNTIME_MAP, or its " +

@@ -34,6 +34,7 @@ import { HDR, HDRS_MAGIC, LOADED_HIGH, XLF_CAN_BE_LOADED_ABOVE_4G, XLF_KERNEL_64
 import { addBootParams, addInitrd } from "./bzimage_loader.ts";
 import { ELF_MACHINE_X86_64 } from "./abi.ts";
 import type { X86Machine } from "./machine.ts";
+import type { EfiRefusal } from "./efi_handover.ts";
 
 const MiB = 0x100000n;
 const NO_LIMIT = 1n << 64n;
@@ -47,6 +48,12 @@ const CMDLINE_SIZE = 2047;
 const INITRD_ADDR_MAX = 0x7fffffffn;
 /** Where a boot protocol 2.15 header ends (through kernel_info_offset). */
 const HEADER_END = 0x26c;
+
+/** Why a vmlinux gets no EFI. */
+export const VMLINUX_REFUSES_EFI: EfiRefusal = {
+  reason: "an ELF vmlinux has no setup header to say it takes EFI (XLF_EFI_KEXEC)",
+  hint: "load its bzImage to keep EFI",
+};
 
 /** A parsed x86_64 vmlinux. Addresses are physical. */
 export interface ElfVmlinux {
@@ -230,7 +237,7 @@ function loadElfVmlinux(v: ElfVmlinux, ctx: LoadContext<X86Machine>): LoadedImag
     setupHeader: syntheticSetupHeader(v),
     setupHeaderOffset: HDR.setup_sects,
     cmdlineSize: CMDLINE_SIZE,
-    efiKexec: false,
+    refusesEfi: VMLINUX_REFUSES_EFI,
   }, initrdAddr);
   return { kernelEntry: kernelAddr + v.entryOffset, bootParams, firmware };
 }

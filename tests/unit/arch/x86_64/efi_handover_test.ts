@@ -11,10 +11,13 @@ import {
   decideEfiHandover,
   describeEfiHandover,
   EFI_WITHHELD_LACKS,
+  type EfiHandoverOptions,
   efiInfoBytes,
   efiMemmapBytes,
   efiSetupDataBytes,
+  NO_XLF_EFI_KEXEC,
 } from "../../../../lib/arch/x86_64/efi_handover.ts";
+import { VMLINUX_REFUSES_EFI } from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
 import { type EfiFirmware, readEfiFirmware } from "../../../../lib/arch/x86_64/efi.ts";
 import { buildLoadPlan } from "../../../../lib/load/build.ts";
 import { type LoadRequest, loadRequest } from "../../../../lib/load/request.ts";
@@ -33,7 +36,7 @@ function efiOf(sys: SystemView): EfiFirmware {
   return readEfiFirmware(sys, r.kind === "ok" ? r.bytes : undefined)!;
 }
 
-const yes = { noefi: false, imageTakesEfi: true };
+const yes: EfiHandoverOptions = { noefi: false };
 
 Deno.test("decideEfiHandover: an OVMF guest with runtime services gets EFI", () => {
   const h = decideEfiHandover(efiOf(OVMF), yes);
@@ -54,7 +57,7 @@ Deno.test("decideEfiHandover: every case that withholds EFI says why, and names 
     assert.equal(h.kind, "withheld");
     return h as Extract<typeof h, { kind: "withheld" }>;
   };
-  assert.deepEqual(withheld(efi, { noefi: true, imageTakesEfi: true }), {
+  assert.deepEqual(withheld(efi, { noefi: true }), {
     kind: "withheld",
     reason: "--noefi",
     requested: true,
@@ -63,7 +66,15 @@ Deno.test("decideEfiHandover: every case that withholds EFI says why, and names 
   const off = withheld(efiOf(NORUNTIME));
   assert.match(off.reason, /^EFI runtime services are off in this kernel \(efi=noruntime on its command line\)$/);
   assert.equal(off.hint, undefined, "the kernel's own loader passes nothing either");
-  assert.match(withheld(efi, { noefi: false, imageTakesEfi: false }).reason, /no XLF_EFI_KEXEC/);
+  assert.match(withheld(efi, { noefi: false, imageRefusesEfi: NO_XLF_EFI_KEXEC }).reason, /no XLF_EFI_KEXEC/);
+  const vmlinux = withheld(efi, { noefi: false, imageRefusesEfi: VMLINUX_REFUSES_EFI });
+  assert.equal(vmlinux.reason, "an ELF vmlinux has no setup header to say it takes EFI (XLF_EFI_KEXEC)");
+  assert.equal(vmlinux.hint, "load its bzImage to keep EFI");
+  // A runtime map the kernel shows malformed: withheld with the file named, after --noefi (which needs no map).
+  const malformed = { ...efi, runtimeMap: { kind: "malformed" as const, why: "runtime-map/3/num_pages is bad" } };
+  assert.equal(withheld(malformed).reason, "the runtime map is malformed: runtime-map/3/num_pages is bad");
+  assert.match(withheld(malformed).hint!, /kexec_file_load \(-s\)/);
+  assert.equal(withheld(malformed, { noefi: true }).reason, "--noefi");
   assert.match(withheld({ ...efi, platformBits: 32 }).reason, /32-bit EFI/);
   const noMap = withheld({ ...efi, runtimeMap: { kind: "absent" } });
   assert.match(noMap.reason, /no \/sys\/firmware\/efi\/runtime-map \(built without CONFIG_EFI_RUNTIME_MAP/);
@@ -245,4 +256,19 @@ Deno.test("plan: a kernel without XLF_EFI_KEXEC gets no EFI, and the plan says w
   assert.equal(p.firmware?.handover, "bios");
   assert.match(p.firmware!.withheld!.reason, /no XLF_EFI_KEXEC in its xloadflags/);
   assert.equal(bootData(p).records.has(4), false);
+});
+
+Deno.test("plan: a malformed runtime map blocks no load; EFI is withheld with the file named, --noefi plans as ever", () => {
+  const bad = overlayView(OVMF, { "/sys/firmware/efi/runtime-map/4/virt_addr": "\n" });
+  const p = plan(bad);
+  assert.equal(p.firmware?.handover, "bios");
+  assert.equal(
+    p.firmware!.withheld!.reason,
+    "the runtime map is malformed: /sys/firmware/efi/runtime-map/4/virt_addr is missing or not a hex number",
+  );
+  const n = plan(bad, { noefi: true });
+  assert.equal(n.firmware?.withheld?.reason, "--noefi");
+  // The same segments as a --noefi plan on the intact machine: the map is then treated as absent (x86UsableRam).
+  const intactNoefi = plan(overlayView(OVMF, { "/sys/firmware/efi/runtime-map": null }), { noefi: true });
+  assert.deepEqual(n.segments.map((s) => [s.role, s.mem]), intactNoefi.segments.map((s) => [s.role, s.mem]));
 });

@@ -14,7 +14,7 @@ import {
   x86FirmwareStatus,
 } from "../../../../lib/arch/x86_64/efi.ts";
 import { fsSystemView, recordSystemView } from "../../../../lib/system.ts";
-import { machineDir, overlayView, throwsKexec } from "../../test_helpers.ts";
+import { machineDir, overlayView } from "../../test_helpers.ts";
 
 const OVMF = fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m"));
 const NORUNTIME = fsSystemView(machineDir("qemu-q35-2g-ovmf-noruntime"));
@@ -102,7 +102,7 @@ Deno.test("parseEfiSystab and bootEfiInfoOf", () => {
   });
 });
 
-Deno.test("readRuntimeMap: numeric order, unreadable is denied, a malformed entry names the file", () => {
+Deno.test("readRuntimeMap: numeric order, unreadable is denied, a malformed entry names the file (never throws)", () => {
   const entry = (n: number, phys: string) => ({
     [`/sys/firmware/efi/runtime-map/${n}/type`]: "0x6\n",
     [`/sys/firmware/efi/runtime-map/${n}/phys_addr`]: `${phys}\n`,
@@ -124,11 +124,16 @@ Deno.test("readRuntimeMap: numeric order, unreadable is denied, a malformed entr
     readRuntimeMap(recordSystemView({ ...files, "/sys/firmware/efi/runtime-map/3/phys_addr": "<denied>" })),
     { kind: "denied" },
   );
-  throwsKexec(
-    () => readRuntimeMap(recordSystemView({ ...files, "/sys/firmware/efi/runtime-map/3/num_pages": "lots\n" })),
-    "io",
-    /runtime-map\/3\/num_pages is missing or not a hex number/,
+  assert.deepEqual(
+    readRuntimeMap(recordSystemView({ ...files, "/sys/firmware/efi/runtime-map/3/num_pages": "lots\n" })),
+    { kind: "malformed", why: "/sys/firmware/efi/runtime-map/3/num_pages is missing or not a hex number" },
   );
+  const missing = { ...files };
+  delete missing["/sys/firmware/efi/runtime-map/10/attribute"];
+  assert.deepEqual(readRuntimeMap(recordSystemView(missing)), {
+    kind: "malformed",
+    why: "/sys/firmware/efi/runtime-map/10/attribute is missing or not a hex number",
+  });
   assert.deepEqual(readRuntimeMap(recordSystemView({})), { kind: "absent" });
 });
 
@@ -165,4 +170,9 @@ Deno.test("x86FirmwareStatus: what status shows", () => {
   const denied = overlayView(OVMF, { "/sys/firmware/efi/runtime-map/0/type": "<denied>" });
   const d = x86FirmwareStatus(denied);
   assert.deepEqual(d.kind === "uefi" && d.runtimeMap, { kind: "denied" });
+  const bad = x86FirmwareStatus(overlayView(OVMF, { "/sys/firmware/efi/runtime-map/2/phys_addr": "zz\n" }));
+  assert.deepEqual(bad.kind === "uefi" && bad.runtimeMap, {
+    kind: "malformed",
+    why: "/sys/firmware/efi/runtime-map/2/phys_addr is missing or not a hex number",
+  });
 });

@@ -185,6 +185,13 @@ Deno.test("plans: at the link address when free; moved by a multiple of 2 MiB in
   const ck = crash.segments.find((s) => s.role === "kernel")!;
   assert.equal(ck.mem % (2n * MiB), 0n);
   assert.equal(crash.kernelEntry - ck.mem, 0xb53n);
+  // On a UEFI machine a vmlinux gets no EFI (no setup header says it takes it), and the plan says what would.
+  const ovmf = plan({ kernel: path, append: "console=ttyS0" }, fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m")));
+  assert.equal(ovmf.firmware?.handover, "bios");
+  assert.deepEqual(ovmf.firmware?.withheld && [ovmf.firmware.withheld.reason, ovmf.firmware.withheld.hint], [
+    "an ELF vmlinux has no setup header to say it takes EFI (XLF_EFI_KEXEC)",
+    "load its bzImage to keep EFI",
+  ]);
   const env = { sys: nocrash, kernel: DRY_RUN_KERNEL, out() {}, err() {}, shutdown() {}, uid: 0 };
   throwsKexec(
     () => performLoad(loadRequest({ kernel: path, syscall: "kexec_file_load" }), env, { dryRun: true }),
