@@ -31,7 +31,7 @@ import { EHDR, ET_DYN, ET_EXEC, ET_REL, PT_INTERP, PT_LOAD } from "../../elf/con
 import type { BufferPiece, ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
 import type { ProgramHeader } from "../../elf/types.ts";
 import { HDR, HDRS_MAGIC, LOADED_HIGH, XLF_CAN_BE_LOADED_ABOVE_4G, XLF_KERNEL_64 } from "./bzimage.ts";
-import { addBootParams, addInitrd } from "./bzimage_loader.ts";
+import { addBootParams, addInitrd, decideEfi } from "./bzimage_loader.ts";
 import { ELF_MACHINE_X86_64 } from "./abi.ts";
 import type { X86Machine } from "./machine.ts";
 import type { EfiRefusal } from "./efi_handover.ts";
@@ -230,15 +230,20 @@ function loadElfVmlinux(v: ElfVmlinux, ctx: LoadContext<X86Machine>): LoadedImag
       }, a multiple of ${hex(v.alignment)}): its startup code relocates itself physically`,
     );
   }
-  const initrdAddr = addInitrd(ctx, { initrdAddrMax: INITRD_ADDR_MAX, above4G: true });
   // XLF_EFI_KEXEC, which says a kernel takes EFI from a kexec loader, is in the bzImage header a vmlinux lacks: like
   // kexec-tools for ELF kernels, hand it no EFI (it finds ACPI through the RSDP in boot_params).
-  const { bootParams, firmware } = addBootParams(ctx, {
-    setupHeader: syntheticSetupHeader(v),
-    setupHeaderOffset: HDR.setup_sects,
-    cmdlineSize: CMDLINE_SIZE,
-    refusesEfi: VMLINUX_REFUSES_EFI,
-  }, initrdAddr);
+  const efi = decideEfi(ctx, VMLINUX_REFUSES_EFI);
+  const initrd = addInitrd(ctx, { initrdAddrMax: INITRD_ADDR_MAX, above4G: true }, efi);
+  const { bootParams, firmware } = addBootParams(
+    ctx,
+    {
+      setupHeader: syntheticSetupHeader(v),
+      setupHeaderOffset: HDR.setup_sects,
+      cmdlineSize: CMDLINE_SIZE,
+    },
+    initrd,
+    efi,
+  );
   return { kernelEntry: kernelAddr + v.entryOffset, bootParams, firmware };
 }
 

@@ -18,6 +18,8 @@ import {
   NO_XLF_EFI_KEXEC,
 } from "../../../../lib/arch/x86_64/efi_handover.ts";
 import { VMLINUX_REFUSES_EFI } from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import { EMPTY_INITRAMFS_NOTE } from "../../../../lib/arch/x86_64/bzimage_loader.ts";
+import { emptyInitramfs } from "../../../../lib/load/initramfs.ts";
 import { type EfiFirmware, readEfiFirmware } from "../../../../lib/arch/x86_64/efi.ts";
 import { buildLoadPlan } from "../../../../lib/load/build.ts";
 import { type LoadRequest, loadRequest } from "../../../../lib/load/request.ts";
@@ -153,7 +155,24 @@ function plan(sys: SystemView, over: Partial<LoadRequest> = {}, initrdBytes?: nu
     Deno.writeFileSync(`${tmp}/initrd-${initrdBytes}`, lcgBytes(initrdBytes, 3));
     initrds.push(`${tmp}/initrd-${initrdBytes}`);
   }
-  return buildLoadPlan(loadRequest({ kernel: KERNEL, initrds, append: "console=ttyS0", ...over }), sys, SEED).plan;
+  const p = buildLoadPlan(loadRequest({ kernel: KERNEL, initrds, append: "console=ttyS0", ...over }), sys, SEED).plan;
+  assertRamdiskWithEfi(p);
+  return p;
+}
+
+/**
+ * EL64 ⇒ ramdisk_size ≠ 0, in every plan these tests make: a kernel handed EFI with no ramdisk takes the stale
+ * LINUX_EFI_INITRD_MEDIA table for one and panics (notes/efi.md §3.7). And ramdisk_image/size name an initrd segment.
+ */
+function assertRamdiskWithEfi(p: LoadPlan): void {
+  const bp = le(p.segments.find((s) => s.role === "boot-params")!.buf);
+  if (bp.u32(0x1c0) !== 0x34364c45) return; // "EL64"
+  const size = (BigInt(bp.u32(0x0c4)) << 32n) | BigInt(bp.u32(0x21c)); // ext_ramdisk_size, ramdisk_size
+  const image = (BigInt(bp.u32(0x0c0)) << 32n) | BigInt(bp.u32(0x218)); // ext_ramdisk_image, ramdisk_image
+  assert.notEqual(size, 0n, "EFI handed over with ramdisk_size 0");
+  const seg = p.segments.find((s) => s.role === "initrd");
+  assert.ok(seg, "EFI handed over and no initrd segment");
+  assert.deepEqual([image, size], [seg.mem, BigInt(seg.buf.length)], "ramdisk_image/size name the initrd segment");
 }
 
 /** The boot_params segment's bytes, read at physical addresses. */
@@ -271,4 +290,29 @@ Deno.test("plan: a malformed runtime map blocks no load; EFI is withheld with th
   // The same segments as a --noefi plan on the intact machine: the map is then treated as absent (x86UsableRam).
   const intactNoefi = plan(overlayView(OVMF, { "/sys/firmware/efi/runtime-map": null }), { noefi: true });
   assert.deepEqual(n.segments.map((s) => [s.role, s.mem]), intactNoefi.segments.map((s) => [s.role, s.mem]));
+});
+
+Deno.test("plan: EFI handed over and no initrd: an empty initramfs goes in its place, and the plan says why", () => {
+  for (const kind of ["reboot", "crash"] as const) {
+    const p = plan(OVMF, { kind });
+    assert.equal(p.firmware?.handover, "efi");
+    const initrd = p.segments.filter((s) => s.role === "initrd");
+    assert.equal(initrd.length, 1);
+    assert.deepEqual(initrd[0].buf, emptyInitramfs());
+    assert.equal(initrd[0].memsz, 0x1000n);
+    if (kind === "crash") assert.ok(initrd[0].mem >= 0x5c000000n && initrd[0].mem < 0x6c000000n, "in the crash region");
+    assert.ok(p.notes.includes(EMPTY_INITRAMFS_NOTE), `no note in ${p.notes.join("; ")}`);
+  }
+  // A given initrd is passed as it is, with no note.
+  const own = plan(OVMF, {}, 4096);
+  assert.deepEqual(own.segments.find((s) => s.role === "initrd")!.buf, lcgBytes(4096, 3));
+  assert.ok(!own.notes.includes(EMPTY_INITRAMFS_NOTE));
+  // No EFI handed over (--noefi, runtime services off, a BIOS machine): no initrd made up, ramdisk_size stays 0.
+  for (
+    const p of [plan(OVMF, { noefi: true }), plan(NORUNTIME), plan(fsSystemView(machineDir("qemu-q35-2g-crash256m")))]
+  ) {
+    assert.equal(p.segments.some((s) => s.role === "initrd"), false);
+    assert.equal(le(p.segments.find((s) => s.role === "boot-params")!.buf).u32(0x21c), 0);
+    assert.ok(!p.notes.includes(EMPTY_INITRAMFS_NOTE));
+  }
 });
