@@ -79,16 +79,29 @@ function crashStateAfterFailure(sys: SystemView): string {
 
 /**
  * What kexec_file_load's loader would refuse, checked before that syscall, which frees a loaded crash kernel before
- * it parses anything (kernel/kexec_file.c).
- * @throws KexecError naming the check
+ * it parses anything (kernel/kexec_file.c): the refusal, or undefined when it would take the load.
+ * @throws anything but a KexecError (a bug) as it is
  */
-function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, cmdline: string, env: RunEnv): void {
+function fileLoadRefusal(req: LoadRequest, inputs: LoadInputs, cmdline: string, env: RunEnv): KexecError | undefined {
   const { loader } = inputs;
   if (!loader.fileLoadCheck) {
-    throw new KexecError("unsupported", `kexec_file_load cannot load ${loader.name} images; use -c (kexec_load)`);
+    return new KexecError("unsupported", `kexec_file_load cannot load ${loader.name} images; use -c (kexec_load)`);
   }
-  loader.fileLoadCheck(inputs.image, cmdline, req.kind);
-  if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
+  try {
+    loader.fileLoadCheck(inputs.image, cmdline, req.kind);
+    if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
+  } catch (e) {
+    if (e instanceof KexecError) return e;
+    throw e;
+  }
+  return undefined;
+}
+
+/** With -a, why kexec_file_load is not tried: a note for the kexec_load plan. */
+function skippedFileLoadNote(inputs: LoadInputs, refusal: KexecError): string {
+  return inputs.loader.fileLoadCheck
+    ? `kexec_file_load skipped (${refusal.message}); kexec_load used`
+    : `kexec_file_load has no ${inputs.loader.name} loader; kexec_load used`;
 }
 
 /** The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. */
@@ -119,8 +132,9 @@ function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } 
  *
  * Order, so that nothing reaches the kernel that could have been refused before:
  *  1. whenever kexec_load may be used (default, -c, -a) the whole plan is built and validated first;
- *  2. with -s/-a, what the kernel's kexec_file loader checks (image, command line length, files) is checked
- *     before kexec_file_load;
+ *  2. with -s/-a, what the kernel's kexec_file loader checks (a loader for the image kind, the image, command line
+ *     length, the crash region) is checked before kexec_file_load; -s stops there, -a does not call kexec_file_load
+ *     and goes on with kexec_load, saying why in the plan's notes (an ELF vmlinux: the kernel has no loader for it);
  *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
  *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
  *     away even when the new load fails;
@@ -144,10 +158,13 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     if (opts.unloadFirst && !crash) opts.unloadFirst();
   };
 
-  if (req.syscall === "kexec_file_load" || req.syscall === "auto") {
-    const filePlan = filePlanOf(req, inputs, crash);
-    // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
-    if (!built) fileLoadPreChecks(req, inputs, filePlan.cmdline, env);
+  // -a: the checks -s makes run first, and kexec_file_load is not called when they fail (it would free a loaded crash
+  // kernel before refusing): kexec_load goes ahead, and the plan says why.
+  const filePlan = req.syscall === "kexec_load" ? undefined : filePlanOf(req, inputs, crash);
+  const refusal = filePlan && fileLoadRefusal(req, inputs, filePlan.cmdline, env);
+  if (refusal && req.syscall === "kexec_file_load") throw refusal;
+
+  if (filePlan && !refusal) {
     if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
     unloadNormal();
     try {
@@ -167,7 +184,10 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     }
   }
 
-  const { plan, limits } = built!;
+  const { limits } = built!;
+  const plan = refusal
+    ? { ...built!.plan, notes: [...built!.plan.notes, skippedFileLoadNote(inputs, refusal)] }
+    : built!.plan;
   const efiWarning = withheldEfiWarning(plan);
   if (efiWarning) warnings.push(efiWarning);
   if (opts.dryRun) return { syscall: "kexec_load", plan, loaded: false, warnings };

@@ -9,7 +9,7 @@ import { buildLoadPlan } from "../../../../lib/load/build.ts";
 import { loadRequest } from "../../../../lib/load/request.ts";
 import { validatePlan } from "../../../../lib/load/plan.ts";
 import { performLoad } from "../../../../lib/load/load.ts";
-import { DRY_RUN_KERNEL } from "../../../../lib/runtime.ts";
+import { DRY_RUN_KERNEL, type KernelOps } from "../../../../lib/runtime.ts";
 import { fsSystemView } from "../../../../lib/system.ts";
 import { le, machineDir, throwsKexec } from "../../test_helpers.ts";
 
@@ -198,4 +198,46 @@ Deno.test("plans: at the link address when free; moved by a multiple of 2 MiB in
     "unsupported",
     /^kexec_file_load cannot load elf-x86_64 images; use -c \(kexec_load\)$/,
   );
+});
+
+Deno.test("-a with an ELF vmlinux: kexec_file_load is never called (it would free the loaded crash kernel first)", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-elf-a-" });
+  const path = `${dir}/vmlinux`;
+  Deno.writeFileSync(path, buildElf(kernelSegs()));
+  const runDir = Deno.env.get("KEXEC_TS_RUN_DIR");
+  Deno.env.set("KEXEC_TS_RUN_DIR", dir);
+  try {
+    const calls: string[] = [];
+    const kernel: KernelOps = {
+      kexecLoad: () => void calls.push("kexec_load"),
+      kexecFileLoad: () => void calls.push("kexec_file_load"),
+      rebootIntoKexec: () => assert.fail("reboot"),
+      sync() {},
+    };
+    const env = {
+      sys: fsSystemView(machineDir("qemu-q35-2g-crash256m")),
+      kernel,
+      out() {},
+      err() {},
+      shutdown() {},
+      uid: 0,
+    };
+    const note = "kexec_file_load has no elf-x86_64 loader; kexec_load used";
+    for (const kind of ["crash", "reboot"] as const) {
+      const req = loadRequest({ kind, kernel: path, syscall: "auto", append: "console=ttyS0" });
+      const dry = performLoad(req, env, { dryRun: true });
+      assert.equal(dry.syscall, "kexec_load", "plan -a shows the kexec_load plan");
+      assert.equal(dry.filePlan, undefined);
+      assert.ok(dry.plan!.notes.includes(note), dry.plan!.notes.join("; "));
+      const done = performLoad(req, env);
+      assert.equal(done.syscall, "kexec_load");
+      assert.ok(done.plan!.notes.includes(note));
+      assert.deepEqual(done.warnings.filter((w) => /kexec_file_load/.test(w)), [], "no fallback warning");
+    }
+    assert.deepEqual(calls, ["kexec_load", "kexec_load"], "kexec_file_load never called");
+  } finally {
+    if (runDir === undefined) Deno.env.delete("KEXEC_TS_RUN_DIR");
+    else Deno.env.set("KEXEC_TS_RUN_DIR", runDir);
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
