@@ -55,6 +55,10 @@ export interface Arch<M = unknown> {
   name: string;
   /** KEXEC_ARCH_* for the high half of kexec_load's flags. */
   kexecArch: bigint;
+  /** Its EFI name (`x64`): Type #1 boot entries' `architecture`. */
+  efiArchName: string;
+  /** Its PE/COFF Machine (0x8664): UKIs for other machines are skipped. */
+  peMachine: number;
   /** The kexec_load flag that allows in-place crash hotplug updates. */
   hotplugFlag: bigint;
   /** Its image loaders, in probing order. */

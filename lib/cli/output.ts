@@ -17,6 +17,7 @@ import { flagText } from "../crash/hotplug.ts";
 import { formatRange, type Range } from "../memory/ranges.ts";
 import type { KexecStatus } from "../status.ts";
 import type { BootEntries, BootEntry } from "../boot/entries.ts";
+import type { EntryLoad } from "../boot/mod.ts";
 
 /** JSON.stringify with bigints: sizes and counts (keys ending in Bytes/Count/Limit) as numbers, the rest as hex. */
 export function toJson(value: unknown): string {
@@ -248,6 +249,16 @@ export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
   }
   const plan = outcome.plan!;
   return json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan);
+}
+
+/**
+ * Which boot entry a load takes and why, in one line: `boot entry kts-a.conf: "Title" 1 (the default: loader.conf
+ * default "kts-a*"), from /efi/loader/entries/kts-a.conf`.
+ */
+export function renderEntryChoice(chosen: EntryLoad): string {
+  const e = chosen.entry;
+  return `boot entry ${e.id}: ${JSON.stringify(e.title)}${e.version ? ` ${e.version}` : ""} (${chosen.why}), ` +
+    `from ${e.path}`;
 }
 
 /** What an entry boots, in a few words (`linux /vmlinuz-6.12, 1 initrd`, `uki EFI/Linux/x.efi @1`). */

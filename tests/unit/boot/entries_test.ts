@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { type BootEntry, compareEntries, listBootEntries } from "../../../lib/boot/entries.ts";
 import { bootEntries, bootEntryLoad, entryRequest } from "../../../lib/boot/mod.ts";
+import { x86_64 } from "../../../lib/arch/x86_64/mod.ts";
 import { LOADER_GUID } from "../../../lib/boot/efivars.ts";
 import { memoryBootFs } from "../../../lib/boot/fs.ts";
 import { loadRequest } from "../../../lib/load/request.ts";
@@ -230,13 +231,28 @@ Deno.test("entryRequest: linux entries give kernel, initrds, options; UKIs their
     "usage",
     /is profile 0; drop --uki-profile/,
   );
-  const none = bootEntries(recordSystemView({}), memoryBootFs({}), { arch: "x86_64" });
+  const none = bootEntries(recordSystemView({}), { arch: x86_64, env: {} }, memoryBootFs({}));
   assert.deepEqual(none.notes, ["no ESP or XBOOTLDR found (looked at /efi, /boot, /boot/efi)"]);
   throwsKexec(
     () => bootEntryLoad(none, "default", base),
     "usage",
     /no boot entry to use as the default \(no ESP or XBOOTLDR found; give --boot-root=DIR\)/,
   );
+});
+
+Deno.test("bootEntries: $SYSTEMD_ESP_PATH from the environment unless given (the CLI and the API take this path)", () => {
+  const fs = memoryBootFs({ "/esp/loader/entries/a.conf": "title A\nlinux /vmlinuz\n", "/esp/vmlinuz": "k" });
+  const saved = Deno.env.get("SYSTEMD_ESP_PATH");
+  Deno.env.set("SYSTEMD_ESP_PATH", "/esp");
+  try {
+    const fromEnv = bootEntries(recordSystemView({}), { arch: x86_64 }, fs);
+    assert.deepEqual(fromEnv.esp, { path: "/esp", role: "esp", how: "$SYSTEMD_ESP_PATH" });
+    assert.deepEqual(fromEnv.entries.map((e) => e.id), ["a.conf"]);
+    assert.equal(bootEntries(recordSystemView({}), { arch: x86_64, env: {} }, fs).esp, undefined, "given: as given");
+  } finally {
+    if (saved === undefined) Deno.env.delete("SYSTEMD_ESP_PATH");
+    else Deno.env.set("SYSTEMD_ESP_PATH", saved);
+  }
 });
 
 Deno.test("XBOOTLDR: its entries join the ESP's; loader.conf is read from the ESP only; one file seen twice counts once", () => {
