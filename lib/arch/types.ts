@@ -76,4 +76,6 @@ export interface Arch<M = unknown> {
   core: CoreDumpFacts;
   /** The running machine's firmware as `status` shows it (UEFI or BIOS, runtime services, Secure Boot). */
   firmwareStatus?(sys: SystemView): FirmwareStatus;
+  /** Secure Boot alone, reading only what it needs (the UKI command-line warning, before the machine is read). */
+  secureBoot?(sys: SystemView): SecureBootState;
 }

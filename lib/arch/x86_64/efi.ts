@@ -3,7 +3,7 @@
  * system table's physical addresses (/sys/firmware/efi/{systab,fw_vendor,runtime,config_table,fw_platform_size}),
  * the runtime memory map it set up (/sys/firmware/efi/runtime-map/N/*, CONFIG_EFI_RUNTIME_MAP), whether runtime
  * services are on, Secure Boot (the SecureBoot and SetupMode variables through efivarfs, else boot_params'
- * secure_boot byte) and boot_params.efi_info. What the next kernel is handed is decided in ./efi_handover.ts.
+ * secure_boot byte; status and the UKI warning read it, a load does not) and boot_params.efi_info. What the next kernel is handed is decided in ./efi_handover.ts.
  *
  * The addresses in /sys/firmware/efi are physical: the kernel keeps the values the firmware gave before
  * SetVirtualAddressMap() turned the system table's pointers into virtual ones.
@@ -11,13 +11,15 @@
  * @module
  */
 
-import { parseInteger, readText, readTrimmed, type SystemView } from "../../system.ts";
+import { parseInteger, readEfiVariable, readText, readTrimmed, type SystemView } from "../../system.ts";
 import { splitCmdline } from "../../load/request.ts";
 import type { FirmwareStatus, SecureBootState } from "../types.ts";
 import type { Range } from "../../memory/ranges.ts";
 import { BP } from "./boot_params.ts";
 
 const EFI_DIR = "/sys/firmware/efi";
+/** The running kernel's boot_params (struct boot_params, 4096 bytes; root only). */
+const BOOT_PARAMS_PATH = "/sys/kernel/boot_params/data";
 /** EFI_GLOBAL_VARIABLE: the vendor GUID of SecureBoot and SetupMode. */
 const EFI_GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
@@ -97,7 +99,6 @@ export interface EfiFirmware {
   bootInfo?: BootEfiInfo;
   /** boot_params.secure_boot (enum efi_secureboot_mode); undefined when boot_params is unreadable. */
   bootSecureBoot?: number;
-  secureBoot: SecureBootState;
 }
 
 /** Whether the running kernel was booted through EFI (it then has /sys/firmware/efi). */
@@ -177,10 +178,29 @@ export function bootEfiInfoOf(bootParams: Uint8Array | undefined): BootEfiInfo |
   };
 }
 
-/** One byte of an EFI variable's value (efivarfs files start with the 4-byte attributes), or undefined. */
+/** The first byte of a global EFI variable's value, or undefined. */
 function efiVarByte(sys: SystemView, name: string): number | undefined {
-  const r = sys.read(`${EFI_DIR}/efivars/${name}-${EFI_GLOBAL_GUID}`);
-  return r.kind === "ok" && r.bytes.length >= 5 ? r.bytes[4] : undefined;
+  return readEfiVariable(sys, name, EFI_GLOBAL_GUID)?.value[0];
+}
+
+/** Secure Boot from the SecureBoot and SetupMode variables (efivarfs); undefined when efivarfs does not show them. */
+function secureBootFromEfivars(sys: SystemView): SecureBootState | undefined {
+  const sb = efiVarByte(sys, "SecureBoot");
+  if (sb === undefined) return undefined;
+  const setup = efiVarByte(sys, "SetupMode");
+  return { state: sb === 1 ? "enabled" : setup === 1 ? "setup-mode" : "disabled", source: "efivars" };
+}
+
+/** boot_params.secure_boot of a 4096-byte boot_params image (enum efi_secureboot_mode), or undefined. */
+function bootSecureBootOf(bootParams: Uint8Array | undefined): number | undefined {
+  return bootParams && bootParams.length >= BP.size ? bootParams[BP.secure_boot] : undefined;
+}
+
+/** Secure Boot from boot_params.secure_boot (what the EFI stub found at boot): unknown when unset or unreadable. */
+function secureBootFromBootParams(mode: number | undefined): SecureBootState {
+  if (mode === SECURE_BOOT_MODE.enabled) return { state: "enabled", source: "boot_params" };
+  if (mode === SECURE_BOOT_MODE.disabled) return { state: "disabled", source: "boot_params" };
+  return { state: "unknown" };
 }
 
 /**
@@ -188,14 +208,21 @@ function efiVarByte(sys: SystemView, name: string): number | undefined {
  * EFI stub found at boot), else unknown.
  */
 export function readSecureBoot(sys: SystemView, bootSecureBoot: number | undefined): SecureBootState {
-  const sb = efiVarByte(sys, "SecureBoot");
-  if (sb !== undefined) {
-    const setup = efiVarByte(sys, "SetupMode");
-    return { state: sb === 1 ? "enabled" : setup === 1 ? "setup-mode" : "disabled", source: "efivars" };
-  }
-  if (bootSecureBoot === SECURE_BOOT_MODE.enabled) return { state: "enabled", source: "boot_params" };
-  if (bootSecureBoot === SECURE_BOOT_MODE.disabled) return { state: "disabled", source: "boot_params" };
-  return { state: "unknown" };
+  return secureBootFromEfivars(sys) ?? secureBootFromBootParams(bootSecureBoot);
+}
+
+/**
+ * Secure Boot alone, reading no more than it needs: the two variables, and boot_params only when efivarfs does not
+ * show them (not the runtime map or the rest of EFI: the UKI command-line warning asks before the machine is read).
+ */
+export function x86SecureBoot(sys: SystemView): SecureBootState {
+  return secureBootFromEfivars(sys) ?? secureBootFromBootParams(bootSecureBootOf(readBootParams(sys)));
+}
+
+/** /sys/kernel/boot_params/data, when readable (root). */
+export function readBootParams(sys: SystemView): Uint8Array | undefined {
+  const r = sys.read(BOOT_PARAMS_PATH);
+  return r.kind === "ok" ? r.bytes : undefined;
 }
 
 /**
@@ -213,7 +240,6 @@ export function readEfiFirmware(sys: SystemView, bootParams: Uint8Array | undefi
     ? "on"
     : "unknown";
   const platform = parseInteger(readTrimmed(sys, `${EFI_DIR}/fw_platform_size`) ?? "");
-  const bootSecureBoot = bootParams && bootParams.length >= BP.size ? bootParams[BP.secure_boot] : undefined;
   return {
     platformBits: platform === undefined ? undefined : Number(platform),
     runtimeServices,
@@ -224,15 +250,13 @@ export function readEfiFirmware(sys: SystemView, bootParams: Uint8Array | undefi
     configTable: readAddress(sys, `${EFI_DIR}/config_table`),
     runtimeMap,
     bootInfo: bootEfiInfoOf(bootParams),
-    bootSecureBoot,
-    secureBoot: readSecureBoot(sys, bootSecureBoot),
+    bootSecureBoot: bootSecureBootOf(bootParams),
   };
 }
 
 /** What `status` shows of the firmware: UEFI or BIOS, runtime services and map, Secure Boot. */
 export function x86FirmwareStatus(sys: SystemView): FirmwareStatus {
-  const fw = sys.read("/sys/kernel/boot_params/data");
-  const efi = readEfiFirmware(sys, fw.kind === "ok" ? fw.bytes : undefined);
+  const efi = readEfiFirmware(sys, readBootParams(sys));
   if (!efi) return { kind: "bios" };
   const map = efi.runtimeMap;
   return {
@@ -241,6 +265,6 @@ export function x86FirmwareStatus(sys: SystemView): FirmwareStatus {
     runtimeServices: efi.runtimeServices,
     runtimeOffBy: efi.runtimeOffBy,
     runtimeMap: map.kind === "ok" ? { kind: "present", entryCount: map.entries.length } : map,
-    secureBoot: efi.secureBoot,
+    secureBoot: readSecureBoot(sys, efi.bootSecureBoot),
   };
 }

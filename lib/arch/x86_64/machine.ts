@@ -11,7 +11,7 @@ import type { SystemView } from "../../system.ts";
 import type { LoadKind } from "../../load/request.ts";
 import { type E820Entry, ramOf, rebootMemmap } from "./e820.ts";
 import { acpiRsdpFor, la57Enabled } from "./firmware.ts";
-import { type EfiFirmware, readEfiFirmware, runtimeRegions } from "./efi.ts";
+import { type EfiFirmware, readBootParams, readEfiFirmware, runtimeRegions } from "./efi.ts";
 import { MAXMEM_4LEVEL, MAXMEM_5LEVEL } from "./abi.ts";
 import { type Range, subtractRanges } from "../../memory/ranges.ts";
 
@@ -35,8 +35,7 @@ export interface X86Machine {
  *   firmware memmap (a malformed EFI runtime map is not an error: EFI is then withheld, ./efi_handover.ts)
  */
 export function readX86Machine(sys: SystemView, iomem: readonly IomemEntry[], kind: LoadKind): X86Machine {
-  const fw = sys.read("/sys/kernel/boot_params/data");
-  const firmwareBootParams = fw.kind === "ok" ? fw.bytes : undefined;
+  const firmwareBootParams = readBootParams(sys);
   return {
     memmap: kind === "crash" ? [] : rebootMemmap(sys, iomem),
     firmwareBootParams,

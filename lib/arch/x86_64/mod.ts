@@ -19,7 +19,7 @@ import {
 import { bzImageLoader, lowDataWindows } from "./bzimage_loader.ts";
 import { elfVmlinuxLoader } from "./elf_vmlinux.ts";
 import { readX86Machine, x86DestinationLimit, type X86Machine, x86UsableRam } from "./machine.ts";
-import { x86FirmwareStatus } from "./efi.ts";
+import { x86FirmwareStatus, x86SecureBoot } from "./efi.ts";
 
 const MiB = 0x100000n;
 
@@ -50,4 +50,5 @@ export const x86_64: Arch<X86Machine> = {
   crashSlackBytes,
   core: { elfMachine: ELF_MACHINE_X86_64, kernelTextBase: START_KERNEL_MAP, lowReserved: LOW_RESERVED },
   firmwareStatus: x86FirmwareStatus,
+  secureBoot: x86SecureBoot,
 };
