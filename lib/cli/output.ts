@@ -182,6 +182,7 @@ export function planToJson(plan: LoadPlan): Record<string, unknown> {
     shaRegions: plan.shaRegions,
     digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     notes: plan.notes,
+    ...(plan.warnings ? { warnings: plan.warnings } : {}),
     firmware: plan.firmware,
     ...(plan.image ? { image: plan.image } : {}),
   };
@@ -215,6 +216,7 @@ export function renderPlan(plan: LoadPlan): string {
       [...plan.digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")
     }...)`,
   );
+  for (const w of plan.warnings ?? []) lines.push(`warning: ${w}`);
   for (const n of plan.notes) lines.push(`note: ${n}`);
   return lines.join("\n") + "\n";
 }

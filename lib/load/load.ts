@@ -188,6 +188,7 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   const plan = refusal
     ? { ...built!.plan, notes: [...built!.plan.notes, skippedFileLoadNote(inputs, refusal)] }
     : built!.plan;
+  warnings.push(...(plan.warnings ?? []));
   const efiWarning = withheldEfiWarning(plan);
   if (efiWarning) warnings.push(efiWarning);
   if (opts.dryRun) return { syscall: "kexec_load", plan, loaded: false, warnings };

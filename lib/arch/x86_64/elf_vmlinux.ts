@@ -19,7 +19,8 @@
  * kexec_file_load has no ELF loader on x86_64 (kexec_file_loaders[] = { &kexec_bzImage64_ops }): kexec_load only.
  * On an EFI machine the vmlinux gets no EFI, as with kexec-tools: whether a kernel takes EFI from kexec
  * (XLF_EFI_KEXEC) is written in the bzImage header it lacks.
- * A vmlinux has no xloadflags, so the 5-level paging check of bzImages cannot be made for it.
+ * A vmlinux has no xloadflags, so the 5-level paging check of bzImages cannot be made for it: with 5-level paging on,
+ * the plan warns instead.
  *
  * @module
  */
@@ -218,8 +219,15 @@ export function syntheticSetupHeader(v: ElfVmlinux): Uint8Array {
   return hdr;
 }
 
+/** The warning for a vmlinux on a machine with 5-level paging on. */
+export const VMLINUX_LA57_WARNING = "5-level paging is on and an ELF vmlinux cannot say whether it runs with it " +
+  "(XLF_5LEVEL is a bzImage header flag): the kexec jump keeps CR4.LA57, and a kernel built without CONFIG_X86_5LEVEL " +
+  "crashes at its first instruction; load its bzImage to have this checked";
+
 function loadElfVmlinux(v: ElfVmlinux, ctx: LoadContext<X86Machine>): LoadedImage {
   const crash = ctx.kind === "crash";
+  // A bzImage without XLF_5LEVEL is refused under LA57 (require5LevelSupport); a vmlinux has no flag to check.
+  if (ctx.machine.la57) ctx.warn(VMLINUX_LA57_WARNING);
   const kernelAddr = ctx.addBuffer({
     role: "kernel",
     what: "vmlinux",

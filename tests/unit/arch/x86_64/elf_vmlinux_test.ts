@@ -4,14 +4,20 @@
  */
 
 import assert from "node:assert/strict";
-import { elfVmlinuxLoader, parseElfVmlinux, syntheticSetupHeader } from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import {
+  elfVmlinuxLoader,
+  parseElfVmlinux,
+  syntheticSetupHeader,
+  VMLINUX_LA57_WARNING,
+} from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import { renderPlan } from "../../../../lib/cli/output.ts";
 import { buildLoadPlan } from "../../../../lib/load/build.ts";
 import { loadRequest } from "../../../../lib/load/request.ts";
 import { validatePlan } from "../../../../lib/load/plan.ts";
 import { performLoad } from "../../../../lib/load/load.ts";
 import { DRY_RUN_KERNEL, type KernelOps } from "../../../../lib/runtime.ts";
 import { fsSystemView } from "../../../../lib/system.ts";
-import { le, machineDir, throwsKexec } from "../../test_helpers.ts";
+import { le, machineDir, overlayView, throwsKexec } from "../../test_helpers.ts";
 
 interface Seg {
   type?: number;
@@ -238,6 +244,25 @@ Deno.test("-a with an ELF vmlinux: kexec_file_load is never called (it would fre
   } finally {
     if (runDir === undefined) Deno.env.delete("KEXEC_TS_RUN_DIR");
     else Deno.env.set("KEXEC_TS_RUN_DIR", runDir);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("5-level paging on: a vmlinux cannot say it runs with it, so the plan warns (a bzImage is checked instead)", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-elf-la57-" });
+  try {
+    const path = `${dir}/vmlinux`;
+    Deno.writeFileSync(path, buildElf(kernelSegs()));
+    const nocrash = fsSystemView(machineDir("qemu-q35-2g-nocrash"));
+    const la57 = overlayView(nocrash, { "/proc/cpuinfo": "processor\t: 0\nflags\t\t: fpu pae la57 sse\n" });
+    const env = { sys: la57, kernel: DRY_RUN_KERNEL, out() {}, err() {}, shutdown() {}, uid: 0 };
+    const outcome = performLoad(loadRequest({ kernel: path, append: "console=ttyS0" }), env, { dryRun: true });
+    assert.deepEqual(outcome.plan!.warnings, [VMLINUX_LA57_WARNING]);
+    assert.ok(outcome.warnings.includes(VMLINUX_LA57_WARNING), "printed for real loads too");
+    assert.match(renderPlan(outcome.plan!), /^warning: 5-level paging is on and an ELF vmlinux cannot say/m);
+    const off = buildLoadPlan(loadRequest({ kernel: path }), nocrash, new Uint8Array(32)).plan;
+    assert.equal(off.warnings, undefined, "4-level paging: nothing to warn about");
+  } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 });
