@@ -78,4 +78,9 @@ export interface Arch<M = unknown> {
   firmwareStatus?(sys: SystemView): FirmwareStatus;
   /** Secure Boot alone, reading only what it needs (the UKI command-line warning, before the machine is read). */
   secureBoot?(sys: SystemView): SecureBootState;
+  /**
+   * Why a kexec_file_load without an initrd must be given one (an empty initramfs), or undefined when it need not:
+   * on x86 the kernel's own loader hands EFI over, and a kernel handed EFI must not see ramdisk_size 0.
+   */
+  fileLoadNeedsInitrd?(sys: SystemView): string | undefined;
 }

@@ -230,6 +230,7 @@ export function renderFilePlan(p: FileLoadPlan): string {
     ...imageLines(p.image),
     `cmdline   ${p.cmdline}`,
     `flags     ${hex(p.flags)}`,
+    ...(p.notes ?? []).map((n) => `note: ${n}`),
   ].join("\n") + "\n";
 }
 
@@ -245,6 +246,7 @@ export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
         cmdline: p.cmdline,
         flags: p.flags,
         ...(p.image ? { image: p.image } : {}),
+        ...(p.notes ? { notes: p.notes } : {}),
       }) +
         "\n"
       : renderFilePlan(p);

@@ -16,7 +16,8 @@ import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
 import { readInteger, readText, type SystemView } from "../system.ts";
 import { errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
-import { currentArch } from "../arch/mod.ts";
+import { type Arch, currentArch } from "../arch/mod.ts";
+import { emptyInitramfs } from "./initramfs.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
 import { buildLoadPlan } from "./build.ts";
 import { type LoadInputs, resolveInputs } from "./inputs.ts";
@@ -39,6 +40,8 @@ export interface FileLoadPlan {
   initrdBytes?: Uint8Array;
   /** What a UKI or boot entry said about itself. */
   image?: ImageInfo;
+  /** Remarks for the user (an initrd kexec-ts added); absent when there is none. */
+  notes?: string[];
 }
 
 /** What a load did (or, dry, would do). */
@@ -104,10 +107,14 @@ function skippedFileLoadNote(inputs: LoadInputs, refusal: KexecError): string {
     : `kexec_file_load has no ${inputs.loader.name} loader; kexec_load used`;
 }
 
-/** The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. */
-function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileLoadPlan {
+/**
+ * The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. With no
+ * initrd where the architecture says the kernel's loader needs one (x86 EFI: ../arch/x86_64/efi_handover.ts), an
+ * empty initramfs.
+ */
+function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean, arch: Arch, sys: SystemView): FileLoadPlan {
   const name = req.kernel.slice(req.kernel.lastIndexOf("/") + 1);
-  return {
+  const plan: FileLoadPlan = {
     kernel: req.kernel,
     initrd: inputs.initrdPath ?? (inputs.initrd ? `${name}:initrd (memfd)` : undefined),
     cmdline: inputs.cmdline,
@@ -116,6 +123,11 @@ function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileL
     initrdBytes: inputs.initrdPath === undefined ? inputs.initrd : undefined,
     image: inputs.info,
   };
+  const why = plan.initrd === undefined ? arch.fileLoadNeedsInitrd?.(sys) : undefined;
+  if (why) {
+    return { ...plan, initrd: `${name}:initrd (memfd, empty initramfs)`, initrdBytes: emptyInitramfs(), notes: [why] };
+  }
+  return plan;
 }
 
 /** What the syscall opens: the paths, or memfds named after the file. */
@@ -160,7 +172,7 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
 
   // -a: the checks -s makes run first, and kexec_file_load is not called when they fail (it would free a loaded crash
   // kernel before refusing): kexec_load goes ahead, and the plan says why.
-  const filePlan = req.syscall === "kexec_load" ? undefined : filePlanOf(req, inputs, crash);
+  const filePlan = req.syscall === "kexec_load" ? undefined : filePlanOf(req, inputs, crash, arch, env.sys);
   const refusal = filePlan && fileLoadRefusal(req, inputs, filePlan.cmdline, env);
   if (refusal && req.syscall === "kexec_file_load") throw refusal;
 

@@ -36,6 +36,7 @@ import { require5LevelSupport } from "./firmware.ts";
 import {
   decideEfiHandover,
   describeEfiHandover,
+  EFI_NEEDS_INITRD,
   type EfiHandover,
   efiInfoBytes,
   efiMemmapBytes,
@@ -99,9 +100,7 @@ export interface PlacedInitrd {
 
 /** Why a load with EFI handed over and no initrd gets an empty initramfs (see {@link addInitrd}). */
 export const EMPTY_INITRAMFS_NOTE = "no initrd: an empty initramfs (a 512-byte cpio trailer) is passed instead, " +
-  "because a kernel handed EFI with ramdisk_size 0 takes the first boot's stale LINUX_EFI_INITRD_MEDIA table for its " +
-  'initrd and panics ("Cannot find place for new RAMDISK") unless this kernel has the 2026 fix "efi: Wipe INITRD ' +
-  'config table from memory after consumption"';
+  `because ${EFI_NEEDS_INITRD}`;
 
 /**
  * What the next kernel gets about EFI: decided before anything is placed, because an EFI handover needs an initrd
@@ -115,11 +114,9 @@ export function decideEfi(ctx: LoadContext<X86Machine>, refusesEfi?: EfiRefusal)
  * Places `ctx.initrd`: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and the kernel
  * allows it; crash loads anywhere in the crash region when the kernel allows it.
  *
- * Without one, when EFI is handed over, an empty initramfs goes in its place: the kernel falls back to the EFI
- * configuration table LINUX_EFI_INITRD_MEDIA when boot_params.ramdisk_size is 0 (efi_config_parse_tables, x86
- * get_ramdisk_size), and after a kexec that table is the first boot's, pointing at memory long reused: measured with
- * Debian's 6.12.117, the kexec'd kernel panics at once ("Cannot find place for new RAMDISK", kexec-tools too). The
- * empty archive changes nothing else: with no /init in it the kernel mounts `root=` as without an initrd.
+ * Without one, when EFI is handed over, an empty initramfs goes in its place ({@link EFI_NEEDS_INITRD}: a kernel
+ * handed EFI with ramdisk_size 0 takes a stale EFI table for its initrd and panics). The empty archive changes
+ * nothing else: with no /init in it the kernel mounts `root=` as without an initrd.
  */
 export function addInitrd(
   ctx: LoadContext<X86Machine>,

@@ -20,7 +20,16 @@
 import { hex } from "../../errors.ts";
 import type { FirmwareHandover, FirmwareRecord } from "../../load/plan.ts";
 import type { Range } from "../../memory/ranges.ts";
-import { EFI64_LOADER_SIGNATURE, EFI_INFO, type EfiFirmware, type EfiMemoryDescriptor, runtimeRegions } from "./efi.ts";
+import {
+  bootedThroughEfi,
+  EFI64_LOADER_SIGNATURE,
+  EFI_INFO,
+  type EfiFirmware,
+  type EfiMemoryDescriptor,
+  runtimeOffParameter,
+  runtimeRegions,
+} from "./efi.ts";
+import { readText, type SystemView } from "../../system.ts";
 
 /** struct efi_setup_data, the SETUP_EFI payload (arch/x86/include/asm/efi.h). */
 export const EFI_SETUP_DATA = {
@@ -162,6 +171,27 @@ export function decideEfiHandover(efi: EfiFirmware | undefined, opts: EfiHandove
     smbios: efi.tables.SMBIOS ?? 0n,
     secureBoot: efi.bootSecureBoot ?? 0,
   };
+}
+
+/**
+ * Why a kernel handed EFI needs an initrd, even an empty one: with boot_params.ramdisk_size 0 it takes the EFI
+ * configuration table LINUX_EFI_INITRD_MEDIA for its initrd (efi_config_parse_tables, x86 get_ramdisk_size), and after
+ * a kexec that table is the first boot's EFI stub's, pointing at memory long reused. Measured with Debian's 6.12.117:
+ * the next kernel panics at once, "Cannot find place for new RAMDISK" (kexec-tools too). Fixed in the first kernel
+ * in 2026 ("efi: Wipe INITRD config table from memory after consumption").
+ */
+export const EFI_NEEDS_INITRD = "a kernel handed EFI with ramdisk_size 0 takes the first boot's stale " +
+  'LINUX_EFI_INITRD_MEDIA table for its initrd and panics ("Cannot find place for new RAMDISK") unless this kernel ' +
+  'has the 2026 fix "efi: Wipe INITRD config table from memory after consumption"';
+
+/**
+ * kexec_file_load with no initrd on an EFI machine whose kernel has runtime services: the kernel's own loader
+ * (setup_efi_state) hands EFI over, so it must be given an empty initramfs; the note saying so, or undefined.
+ */
+export function x86FileLoadNeedsInitrd(sys: SystemView): string | undefined {
+  if (!bootedThroughEfi(sys) || runtimeOffParameter(readText(sys, "/proc/cmdline")) !== undefined) return undefined;
+  return `no initrd: an empty initramfs (a 512-byte cpio trailer) is passed through a memfd, because the kernel's ` +
+    `kexec_file loader hands EFI over and ${EFI_NEEDS_INITRD}`;
 }
 
 /** Bytes of the EFI memory map handed over (0 when none). */

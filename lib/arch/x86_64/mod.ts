@@ -20,6 +20,7 @@ import { bzImageLoader, lowDataWindows } from "./bzimage_loader.ts";
 import { elfVmlinuxLoader } from "./elf_vmlinux.ts";
 import { readX86Machine, x86DestinationLimit, type X86Machine, x86UsableRam } from "./machine.ts";
 import { x86FirmwareStatus, x86SecureBoot } from "./efi.ts";
+import { x86FileLoadNeedsInitrd } from "./efi_handover.ts";
 
 const MiB = 0x100000n;
 
@@ -51,4 +52,5 @@ export const x86_64: Arch<X86Machine> = {
   core: { elfMachine: ELF_MACHINE_X86_64, kernelTextBase: START_KERNEL_MAP, lowReserved: LOW_RESERVED },
   firmwareStatus: x86FirmwareStatus,
   secureBoot: x86SecureBoot,
+  fileLoadNeedsInitrd: x86FileLoadNeedsInitrd,
 };
