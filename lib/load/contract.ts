@@ -81,6 +81,8 @@ export interface LoadContext<M = unknown> {
   addBuffer(req: BufferRequest): bigint;
   /** Adds a remark for the plan's notes (why a choice was made). */
   note(text: string): void;
+  /** Adds a warning: something about the load the user must know (printed for real loads too, unlike notes). */
+  warn(text: string): void;
 }
 
 /** What a loader hands back: where purgatory enters the kernel, and the boot data it passes (%rsi on x86). */

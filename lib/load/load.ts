@@ -15,9 +15,10 @@ import { takeLoadLock } from "../reload/lock.ts";
 import { clearReloadInflight } from "../reload/inflight.ts";
 import { describeFsError } from "../files.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
-import { readText } from "../system.ts";
+import { readText, type SystemView } from "../system.ts";
 import { crashStateAfterFailure, errnoContext, type FileInput, permissionRefusal, type RunEnv } from "../runtime.ts";
-import { currentArch } from "../arch/mod.ts";
+import { type Arch, currentArch } from "../arch/mod.ts";
+import { emptyInitramfs } from "./initramfs.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
 import { buildLoadPlan, type BuiltPlan, memTotalBytes } from "./build.ts";
 import { checkFileLoad, type InputFacts, statInput, uncheckedNote } from "./file_load.ts";
@@ -43,6 +44,8 @@ export interface FileLoadPlan {
   image?: ImageInfo;
   /** Crash loads: what the kernel checks after freeing the loaded crash kernel and kexec-ts could not check. */
   unchecked: string[];
+  /** Remarks for the user (an initrd kexec-ts added); absent when there is none. */
+  notes?: string[];
 }
 
 /** What a load did (or, dry, would do). */
@@ -109,10 +112,21 @@ function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, p: FileLoadPlan
   );
 }
 
-/** The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. */
-function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileLoadPlan {
+/** With -a, why kexec_file_load is not tried: a note for the kexec_load plan. */
+function skippedFileLoadNote(inputs: LoadInputs, refusal: KexecError): string {
+  return inputs.loader.fileLoadCheck
+    ? `kexec_file_load skipped (${refusal.message}); kexec_load used`
+    : `kexec_file_load has no ${inputs.loader.name} loader; kexec_load used`;
+}
+
+/**
+ * The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. With no
+ * initrd where the architecture says the kernel's loader needs one (x86 EFI: ../arch/x86_64/efi_handover.ts), an
+ * empty initramfs.
+ */
+function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean, arch: Arch, sys: SystemView): FileLoadPlan {
   const name = req.kernel.slice(req.kernel.lastIndexOf("/") + 1);
-  return {
+  const plan: FileLoadPlan = {
     kernel: req.kernel,
     initrd: inputs.initrdPath ?? (inputs.initrd ? `${name}:initrd (memfd)` : undefined),
     cmdline: inputs.cmdline,
@@ -122,6 +136,11 @@ function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileL
     image: inputs.info,
     unchecked: [],
   };
+  const why = plan.initrd === undefined ? arch.fileLoadNeedsInitrd?.(sys) : undefined;
+  if (why) {
+    return { ...plan, initrd: `${name}:initrd (memfd, empty initramfs)`, initrdBytes: emptyInitramfs(), notes: [why] };
+  }
+  return plan;
 }
 
 /** What the syscall opens: the paths, or memfds named after the file. */
@@ -139,9 +158,11 @@ function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } 
  * Order, so that nothing reaches the kernel that could have been refused before:
  *  1. whenever kexec_load may be used (default, -c, -a) the whole plan is built and validated first;
  *  2. with -s/-a, what the kernel's kexec_file_load path checks (./file_load.ts: files, permissions, signature under
- *     lockdown, the image loader's probe and load, room in the crash region) is checked before kexec_file_load; with
- *     -a a refusal only kexec_file_load would make goes straight to kexec_load; for a crash load, what cannot be
- *     checked is said (`note`) before the syscall;
+ *     lockdown, the image loader's probe and load, room in the crash region) is checked before kexec_file_load; -s
+ *     stops there; with -a a refusal only kexec_file_load would make (or an image kind it has no loader for, an ELF
+ *     vmlinux) goes straight to kexec_load, saying why in the plan's notes, instead of the fallback kexec-tools -a
+ *     takes after kexec_file_load has freed the loaded crash kernel; for a crash load, what cannot be checked is
+ *     said (`note`) before the syscall;
  *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
  *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
  *     away even when the new load fails;
@@ -162,9 +183,8 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
     : undefined;
   if (built) validatePlan(built.plan, built.limits);
-  let filePlan = req.syscall === "kexec_file_load" || req.syscall === "auto"
-    ? filePlanOf(req, inputs, crash)
-    : undefined;
+  let filePlan = req.syscall === "kexec_load" ? undefined : filePlanOf(req, inputs, crash, arch, env.sys);
+  let plan = built?.plan;
   if (filePlan) {
     try {
       const unchecked = fileLoadPreChecks(req, inputs, filePlan, env);
@@ -173,27 +193,27 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
       if (crash && e instanceof KexecError && e.code === "permission") {
         throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "kexec_file_load", Errno.EPERM));
       }
-      // -a: what only kexec_file_load refuses (the image, the command line, the kernel's layout) goes to kexec_load
-      // at once, the fallback kexec-tools -a takes only after kexec_file_load has freed the loaded crash kernel.
-      const fileOnly = e instanceof KexecError && (e.code === "bad-image" || e.code === "layout");
-      if (req.syscall !== "auto" || !built || !fileOnly) throw e;
-      warnings.push(`${(e as Error).message}; used kexec_load`);
+      // -a: what only kexec_file_load refuses (the image, the command line, the kernel's layout, an image kind it has
+      // no loader for) goes to kexec_load at once, and the plan says why: kexec-tools -a falls back only after
+      // kexec_file_load has freed the loaded crash kernel.
+      const fileOnly = e instanceof KexecError &&
+        (e.code === "bad-image" || e.code === "layout" || e.code === "unsupported");
+      if (req.syscall !== "auto" || !plan || !fileOnly) throw e;
+      plan = { ...plan, notes: [...plan.notes, skippedFileLoadNote(inputs, e as KexecError)] };
       filePlan = undefined;
     }
   }
   if (opts.dryRun) {
-    if (filePlan) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
-    const plan = built!.plan;
-    const efiWarning = withheldEfiWarning(plan);
-    if (efiWarning) warnings.push(efiWarning);
-    return { syscall: "kexec_load", plan, loaded: false, warnings };
+    if (filePlan) return { syscall: "kexec_file_load", plan, filePlan, loaded: false, warnings };
+    warnings.push(...kexecLoadWarnings(plan!));
+    return { syscall: "kexec_load", plan: plan!, loaded: false, warnings };
   }
 
   // A crash load changes what `kexec-ts reload` would repeat: one at a time (../reload/lock.ts).
   const lock = crash && !opts.lockHeld ? takeLoadLock("-p", opts.lockWaitMs) : undefined;
   if (lock?.warning) warnings.push(lock.warning);
   try {
-    return load(req, env, opts, inputs, built, filePlan, warnings);
+    return load(req, env, opts, inputs, built && { ...built, plan: plan! }, filePlan, warnings);
   } finally {
     lock?.release();
   }
@@ -238,8 +258,7 @@ function load(
   }
 
   const { plan, limits } = built!;
-  const efiWarning = withheldEfiWarning(plan);
-  if (efiWarning) warnings.push(efiWarning);
+  warnings.push(...kexecLoadWarnings(plan));
   unloadNormal();
   executePlan(plan, limits, env, opts.debug);
   if (crash) {
@@ -247,6 +266,12 @@ function load(
     if (plan.hotplug) warnUnlessHotplugActive(env, warnings);
   }
   return { syscall: "kexec_load", plan, loaded: true, warnings };
+}
+
+/** What a kexec_load plan warns about: its loader's warnings, EFI withheld. */
+function kexecLoadWarnings(plan: LoadPlan): string[] {
+  const efiWarning = withheldEfiWarning(plan);
+  return [...(plan.warnings ?? []), ...(efiWarning ? [efiWarning] : [])];
 }
 
 /**

@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
 import { DEFAULT_KERNEL, KERNEL_IDS, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
+import { tmpPath } from "../tmp_path.ts";
 
 /** The checkout root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -161,8 +162,9 @@ function cached(name: string, tree: Tree): string {
   try {
     Deno.statSync(path);
   } catch {
-    Deno.writeFileSync(`${path}.tmp-${Deno.pid}`, tree.archive());
-    Deno.renameSync(`${path}.tmp-${Deno.pid}`, path);
+    const tmp = tmpPath(path);
+    Deno.writeFileSync(tmp, tree.archive());
+    Deno.renameSync(tmp, path);
     for (const e of Deno.readDirSync(CACHE)) {
       if (!new RegExp(`^${name}-[0-9a-f]{16}\\.cpio$`).test(e.name)) continue;
       const old = `${CACHE}/${e.name}`;

@@ -346,14 +346,14 @@ Deno.test("-p -s: the unchecked items are said before kexec_file_load; flags are
   assert.match(renderOutcome(dry, false), /^not checked before the syscall: whether another process has /m);
 });
 
-Deno.test("-a -p: what only kexec_file_load refuses goes straight to kexec_load, with a warning", () => {
+Deno.test("-a -p: what only kexec_file_load refuses goes straight to kexec_load, with a plan note", () => {
   const { env, events } = fakeEnv();
   const out = performLoad(loadRequest({ kind: "crash", kernel: `${tmp}/below4g`, syscall: "auto" }), env);
   assert.equal(out.syscall, "kexec_load");
   assert.deepEqual(events, ["kexec_load 0x3e0005"]);
   assert.match(
-    out.warnings[0],
-    /^kexec_file_load would refuse this kernel: .*XLF_CAN_BE_LOADED_ABOVE_4G.*; used kexec_load$/,
+    out.plan!.notes.at(-1)!,
+    /^kexec_file_load skipped \(kexec_file_load would refuse this kernel: .*XLF_CAN_BE_LOADED_ABOVE_4G.*\); kexec_load used$/,
   );
   // -s has no fallback: refused before the syscall.
   const s = fakeEnv();
