@@ -139,18 +139,34 @@ export function memfdWithBytes(name: string, bytes: Uint8Array): number {
   const cname = new TextEncoder().encode(name.slice(0, 200) + "\0");
   const fd = libc().memfd_create(cname, MFD_CLOEXEC);
   if (fd < 0) return -errnoNow();
-  let off = 0;
-  while (off < bytes.length) {
-    // Chunks of at most 1 GiB: write(2) moves at most 0x7ffff000 bytes a call anyway.
-    const chunk = bytes.subarray(off, Math.min(bytes.length, off + 0x40000000));
+  const written = writeAll(bytes, (chunk) => {
     const n = Number(libc().write(fd, chunk as Uint8Array<ArrayBuffer>, BigInt(chunk.length)));
-    if (n < 0) {
-      const errno = errnoNow();
-      if (errno === 4) continue; // EINTR
-      closeFd(fd);
-      return -errno;
-    }
-    off += n;
+    return n < 0 ? -errnoNow() : n;
+  });
+  if (written < 0) {
+    closeFd(fd);
+    return written;
   }
   return fd;
+}
+
+const EINTR = 4;
+const EIO = 5;
+
+/**
+ * Writes all of `bytes` through `write` (write(2): bytes written, or `-errno`), in chunks of at most 1 GiB (write(2)
+ * moves at most 0x7ffff000 bytes a call anyway), retrying on EINTR. A write that moves nothing is an error (EIO):
+ * looping on it would never end.
+ * @returns 0, or `-errno`
+ */
+export function writeAll(bytes: Uint8Array, write: (chunk: Uint8Array) => number): number {
+  let off = 0;
+  while (off < bytes.length) {
+    const n = write(bytes.subarray(off, Math.min(bytes.length, off + 0x40000000)));
+    if (n === -EINTR) continue;
+    if (n < 0) return n;
+    if (n === 0) return -EIO;
+    off += n;
+  }
+  return 0;
 }

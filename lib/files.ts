@@ -28,7 +28,10 @@ export function describeFsError(e: unknown): string {
   if (e instanceof Deno.errors.NotADirectory) return "not a directory";
   if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (e instanceof Deno.errors.AlreadyExists) return "it already exists";
-  return (e as Error).message;
+  const message = (e as Error).message;
+  if (/\(os error 28\)/.test(message)) return "the file system is full (ENOSPC)";
+  if (/\(os error 30\)/.test(message)) return "the file system is read-only (EROFS)";
+  return message;
 }
 
 /** Reads from `f` until `buf` is full or the file ends; returns the bytes read. */
@@ -115,11 +118,9 @@ function openThroughLibc(path: string, what: string): InputFile {
   const fd = openReadOnly(path);
   if (fd < 0) return errnoError(path, what, -fd);
   const st = statFd(fd);
-  if (typeof st === "number" || st.kind === "directory") {
+  if (typeof st === "number" || (st.kind !== "file" && st.kind !== "pipe")) {
     closeFd(fd);
-    return typeof st === "number"
-      ? errnoError(path, what, -st)
-      : fail("io", `cannot read ${what} ${path}: it is a directory`);
+    return typeof st === "number" ? errnoError(path, what, -st) : notAFile(path, what, st.kind);
   }
   const regular = st.kind === "file";
   const leaseErrno = regular ? takeReadLease(fd) : -1;
@@ -173,6 +174,15 @@ function openThroughLibc(path: string, what: string): InputFile {
   };
 }
 
+/**
+ * Kernels and initrds are regular files or pipes (a process substitution): a device has no end to read to
+ * (/dev/zero) or is not an image at all.
+ * @throws KexecError("io")
+ */
+function notAFile(path: string, what: string, kind: string): never {
+  return fail("io", `cannot read ${what} ${path}: it is a ${kind}, not a file; give a regular file or a pipe`);
+}
+
 /** Without FFI (a plan run without --allow-ffi): opened through Deno, read whole on first use. */
 function openThroughDeno(path: string, what: string): InputFile {
   let file: Deno.FsFile;
@@ -183,9 +193,9 @@ function openThroughDeno(path: string, what: string): InputFile {
   } catch (e) {
     return inputError(path, what, e);
   }
-  if (info.isDirectory) {
+  if (!info.isFile && !info.isFifo) {
     file.close();
-    fail("io", `cannot read ${what} ${path}: it is a directory`);
+    notAFile(path, what, info.isDirectory ? "directory" : info.isCharDevice ? "character device" : "special file");
   }
   let open = true;
   let bytes: Uint8Array | undefined;

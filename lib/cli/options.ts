@@ -282,9 +282,9 @@ export const OPTIONS: readonly OptionDef[] = [
     group: "misc",
     help: "hand the new kernel no EFI (it boots as on a BIOS machine)",
   },
-  { name: "help", long: ["help"], short: "h", arg: "none", group: "misc", help: "this text" },
-  { name: "help", long: [], short: "?", arg: "none", group: "misc", help: "this text" },
-  { name: "version", long: ["version"], short: "v", arg: "none", group: "misc", help: "version" },
+  { name: "help", long: ["help"], short: "h", arg: "none", group: "misc", help: "print this help" },
+  { name: "help", long: [], short: "?", arg: "none", group: "misc", help: "print this help" },
+  { name: "version", long: ["version"], short: "v", arg: "none", group: "misc", help: "print the version" },
   ...([
     ["entry", "required", "ADDR"],
     ["reuseinitrd", "none"],
@@ -338,8 +338,8 @@ export const SUBCOMMANDS: readonly SubcommandDef[] = [
     help: "print (or atomically install) the udev rule for crash hotplug",
   },
   { name: "reload", synopsis: "", help: "repeat the last successful -p load (for udev; coalesces bursts)" },
-  { name: "help", synopsis: "", help: "this text" },
-  { name: "version", synopsis: "", help: "version" },
+  { name: "help", synopsis: "", help: "print this help" },
+  { name: "version", synopsis: "", help: "print the version" },
 ];
 
 /** The option spellings as help shows them: `-p, --load-panic`, `--append=STRING, --command-line=STRING`. */

@@ -65,15 +65,8 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       execLoaded(env, inv.sync);
       return 0;
     case "entries": {
-      const { bootEntries } = await import("../boot/mod.ts");
-      const { realBootFs } = await import("../boot/fs.ts");
-      const { currentArch } = await import("../arch/mod.ts");
       const { renderEntries, toJson } = await import("./output.ts");
-      const list = bootEntries(env.sys, realBootFs(), {
-        bootRoot: a.bootRoot,
-        arch: currentArch().name,
-        env: systemdPathEnv(),
-      });
+      const list = await machineEntries(env, inv.systemRoot, a.bootRoot);
       env.out(inv.json ? toJson(list) + "\n" : renderEntries(list));
       return 0;
     }
@@ -81,22 +74,11 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       const { performLoad } = await import("../load/load.ts");
       let req = inv.load!;
       if (inv.bootEntry) {
-        const { bootEntries, bootEntryLoad } = await import("../boot/mod.ts");
-        const { realBootFs } = await import("../boot/fs.ts");
-        const { currentArch } = await import("../arch/mod.ts");
-        const list = bootEntries(env.sys, realBootFs(), {
-          bootRoot: inv.bootEntry.bootRoot,
-          arch: currentArch().name,
-          env: systemdPathEnv(),
-        });
+        const { bootEntryLoad } = await import("../boot/mod.ts");
+        const { renderEntryChoice } = await import("./output.ts");
+        const list = await machineEntries(env, inv.systemRoot, inv.bootEntry.bootRoot);
         const chosen = bootEntryLoad(list, inv.bootEntry.selector, req);
-        const e = chosen.entry;
-        env.err(
-          `kexec-ts: boot entry ${e.id}: ${JSON.stringify(e.title)}${
-            e.version ? ` ${e.version}` : ""
-          } (${chosen.why}), ` +
-            `from ${e.path}`,
-        );
+        env.err(`kexec-ts: ${renderEntryChoice(chosen)}`);
         req = chosen.request;
       }
       const outcome = performLoad(req, env, {
@@ -140,14 +122,9 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
   }
 }
 
-/** `$SYSTEMD_ESP_PATH` and `$SYSTEMD_XBOOTLDR_PATH`, which systemd's tools honour (unset without --allow-env). */
-function systemdPathEnv(): { espPath?: string; xbootldrPath?: string } {
-  const get = (name: string) => {
-    try {
-      return Deno.env.get(name) || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  return { espPath: get("SYSTEMD_ESP_PATH"), xbootldrPath: get("SYSTEMD_XBOOTLDR_PATH") };
+/** The boot entries of the machine (or of `--boot-root`), the way the API lists them (lib/boot/mod.ts). */
+async function machineEntries(env: RunEnv, systemRoot: string | undefined, bootRoot: string | undefined) {
+  const { bootEntries } = await import("../boot/mod.ts");
+  const { currentArch } = await import("../arch/mod.ts");
+  return bootEntries(env.sys, { bootRoot, systemRoot, arch: currentArch() });
 }

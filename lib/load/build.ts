@@ -25,7 +25,7 @@ export interface BuiltPlan {
 }
 
 /** MemTotal in bytes (the kernel's totalram_pages), or undefined when unreadable. */
-function memTotalBytes(sys: SystemView): bigint | undefined {
+export function memTotalBytes(sys: SystemView): bigint | undefined {
   const kib = /^MemTotal:\s+(\d+) kB$/m.exec(readText(sys, "/proc/meminfo") ?? "")?.[1];
   return kib === undefined ? undefined : BigInt(kib) * 1024n;
 }

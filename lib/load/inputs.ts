@@ -205,6 +205,5 @@ function entryInfo(req: LoadRequest, format: string): ImageInfo | undefined {
 
 /** Whether the firmware enforces Secure Boot, as the architecture reads it (false when unknown). */
 function secureBootOn(arch: Arch<unknown>, sys: SystemView): boolean {
-  const fw = arch.firmwareStatus?.(sys);
-  return fw?.kind === "uefi" && fw.secureBoot.state === "enabled";
+  return arch.secureBoot?.(sys).state === "enabled";
 }

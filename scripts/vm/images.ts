@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
 import { DEFAULT_KERNEL, KERNEL_IDS, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
+import { tmpPath } from "../tmp_path.ts";
 
 /** The checkout root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -161,8 +162,9 @@ function cached(name: string, tree: Tree): string {
   try {
     Deno.statSync(path);
   } catch {
-    Deno.writeFileSync(`${path}.tmp-${Deno.pid}`, tree.archive());
-    Deno.renameSync(`${path}.tmp-${Deno.pid}`, path);
+    const tmp = tmpPath(path);
+    Deno.writeFileSync(tmp, tree.archive());
+    Deno.renameSync(tmp, path);
     for (const e of Deno.readDirSync(CACHE)) {
       if (!new RegExp(`^${name}-[0-9a-f]{16}\\.cpio$`).test(e.name)) continue;
       const old = `${CACHE}/${e.name}`;
@@ -227,6 +229,14 @@ function stage2Tree(payloadBytes: number): Tree {
   return t;
 }
 
+/**
+ * The stage-2 initrd alone (built, or found in the cache): for guests whose first stage is not the main image (the
+ * packaging tests boot a distribution's initramfs and kexec into a kernel with this initrd).
+ */
+export function stage2Image(): string {
+  return cached("stage2", stage2Tree(0));
+}
+
 /** Paths of the built images. */
 export interface GuestImages {
   main: string;
@@ -245,6 +255,11 @@ export interface ImageOptions {
   kernel?: KernelId;
   /** More host files for the main image (guest path -> host path), cached as the variant `main-KERNEL-NAME`. */
   extra?: { name: string; files: Record<string, string> };
+  /**
+   * kexec-ts bundled into one file (`deno task bundle`): /bin/kexec-ts then runs it laid out as the Debian package
+   * does (packaging/launcher.sh, /usr/lib/kexec-ts/kexec-ts.js and deno), and /bin/kexec-ts-src runs the source tree.
+   */
+  bundle?: string;
 }
 
 /** Builds (or reuses) every guest image. */
@@ -263,11 +278,16 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
   t.program("/usr/bin/flock", HOST_PROGRAMS.flock);
   t.dir("/etc/udev/rules.d");
-  t.file(
-    "/bin/kexec-ts",
-    '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n',
-    0o755,
-  );
+  const fromSource = '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n';
+  if (opts.bundle) {
+    t.hostFile("/usr/sbin/kexec-ts", `${ROOT}/packaging/launcher.sh`, 0o755);
+    t.symlink("/bin/kexec-ts", "/usr/sbin/kexec-ts");
+    t.hostFile("/usr/lib/kexec-ts/kexec-ts.js", opts.bundle);
+    t.symlink("/usr/lib/kexec-ts/deno", "/usr/local/bin/deno");
+    t.file("/bin/kexec-ts-src", fromSource, 0o755);
+  } else {
+    t.file("/bin/kexec-ts", fromSource, 0o755);
+  }
   t.hostFile("/kts/deno.json", `${ROOT}/deno.json`);
   t.hostFile("/kts/main.ts", `${ROOT}/main.ts`);
   const ts = (rel: string) => !rel.includes(".") || rel.endsWith(".ts") || rel.endsWith(".sh") || rel.endsWith(".json");
@@ -278,6 +298,7 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.hostFile("/boot/stage2.cpio", stage2);
   if (stage2Big) t.hostFile("/boot/stage2-big.cpio", stage2Big);
   for (const [guest, host] of Object.entries(opts.extra?.files ?? {})) t.hostFile(guest, host);
-  const main = cached(`main-${kernel}${opts.big ? "-big" : ""}${opts.extra ? `-${opts.extra.name}` : ""}`, t);
+  const variant = `${opts.big ? "-big" : ""}${opts.extra ? `-${opts.extra.name}` : ""}${opts.bundle ? "-bundle" : ""}`;
+  const main = cached(`main-${kernel}${variant}`, t);
   return { main, stage2, stage2Big };
 }

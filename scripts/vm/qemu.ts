@@ -133,6 +133,22 @@ export interface VmOptions {
   onDataLine?: (line: string) => void;
   /** Log everything to stderr as it arrives (KTS_VM_VERBOSE=1). */
   verbose?: boolean;
+  /**
+   * The whole kernel command line, instead of the harness's (console=ttyS0 panic=-1 oops=panic ... kts.scenario=),
+   * for images with an init of their own (a distribution's initramfs, whose shell panic= would turn into a reboot).
+   */
+  cmdline?: string;
+  /**
+   * Typed on the console (ttyS0), in order: each `send` once its `expect` has appeared on the console after the
+   * previous step's match (for shells of images the harness did not build).
+   */
+  consoleScript?: ConsoleStep[];
+}
+
+/** One step of {@link VmOptions.consoleScript}. */
+export interface ConsoleStep {
+  expect: RegExp;
+  send: string;
 }
 
 /** What a run produced. */
@@ -224,7 +240,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   const qmpSock = `${dir}/qmp.sock`;
   const memory = opts.memory ?? "2G";
   const memArg = opts.slots ? `${memory},slots=${opts.slots},maxmem=${opts.maxmem ?? "8G"}` : memory;
-  const append = [
+  const append = opts.cmdline ?? [
     "console=ttyS0",
     "panic=-1",
     "oops=panic",
@@ -274,7 +290,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   const verbose = opts.verbose ?? Deno.env.get("KTS_VM_VERBOSE") === "1";
   const child = new Deno.Command(qemu.binary, {
     args,
-    stdin: "null",
+    stdin: opts.consoleScript?.length ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -288,6 +304,11 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
   };
   let stopping = false;
+  // The console script: the next step, and where on the console its pattern is looked for.
+  const script = opts.consoleScript ?? [];
+  let step = 0;
+  let scriptFrom = 0;
+  const stdin = script.length ? child.stdin.getWriter() : undefined;
   const consoleLines: { atMs: number; text: string }[] = [];
   let partial = "";
   const consoleDone = pump(child.stdout, (s) => {
@@ -297,6 +318,12 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     while ((nl = partial.indexOf("\n")) >= 0) {
       consoleLines.push({ atMs: Date.now() - start, text: partial.slice(0, nl).replace(/\r/g, "") });
       partial = partial.slice(nl + 1);
+    }
+    while (step < script.length) {
+      const m = script[step].expect.exec(consoleText.slice(scriptFrom));
+      if (!m) break;
+      scriptFrom += m.index + m[0].length;
+      stdin?.write(encoder.encode(script[step++].send)).catch(() => {});
     }
     if (opts.stopOnConsole && !stopping && opts.stopOnConsole.pattern.test(consoleText)) {
       stopping = true;
@@ -395,6 +422,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   }, Math.max(0, deadline - Date.now()));
   const status = await child.status;
   clearTimeout(timer);
+  await stdin?.close().catch(() => {});
   await Promise.allSettled([consoleDone, stderrDone, dataDone]);
   try {
     qmp?.close();

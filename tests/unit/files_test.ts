@@ -132,13 +132,23 @@ Deno.test("openInput: while the input is open, a writer waits (the mapping canno
   }
 });
 
-Deno.test("openInput: a missing file and a directory are refused with one line naming them", () => {
+Deno.test("openInput: a missing file, a directory and a device are refused with one line naming them", () => {
   throwsKexec(
     () => openInput("/nonexistent/initrd", "initrd"),
     "io",
     /^cannot read initrd \/nonexistent\/initrd: no such file$/,
   );
-  throwsKexec(() => openInput("/tmp", "kernel"), "io", /^cannot read kernel \/tmp: it is a directory$/);
+  throwsKexec(
+    () => openInput("/tmp", "kernel"),
+    "io",
+    /^cannot read kernel \/tmp: it is a directory, not a file; give a regular file or a pipe$/,
+  );
+  // /dev/zero has no end: reading it "to the end" as a pipe would never return (a fuzzer finding, `-p /dev/zero`).
+  throwsKexec(
+    () => openInput("/dev/zero", "kernel"),
+    "io",
+    /^cannot read kernel \/dev\/zero: it is a character device, not a file; give a regular file or a pipe$/,
+  );
 });
 
 Deno.test("openInput without FFI: opened through Deno and read, the same bytes", async () => {

@@ -29,10 +29,11 @@ export function guestImages(
   big = false,
   kernel: KernelId = DEFAULT_KERNEL,
   extra?: { name: string; files: Record<string, string> },
+  bundle?: string,
 ): GuestImages {
-  const key = `${kernel}${big ? "-big" : ""}${extra ? `-${extra.name}` : ""}`;
+  const key = `${kernel}${big ? "-big" : ""}${extra ? `-${extra.name}` : ""}${bundle ? `-${bundle}` : ""}`;
   let img = images.get(key);
-  if (!img) images.set(key, img = buildImages({ big, kernel, extra }));
+  if (!img) images.set(key, img = buildImages({ big, kernel, extra, bundle }));
   return img;
 }
 
@@ -42,6 +43,8 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
   big?: boolean;
   /** A variant of the main image with more host files (guest path -> host path). */
   extra?: { name: string; files: Record<string, string> };
+  /** Run kexec-ts from this bundle instead of the source tree (see ImageOptions.bundle). */
+  bundle?: string;
   /** Make CPUs hot-pluggable up to this many (ACPI table upgrade, scripts/vm/acpi.ts); sets -smp. */
   maxCpus?: number;
   onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
@@ -49,7 +52,7 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
 
 /** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
 export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
-  const img = guestImages(opts.big, opts.kernel, opts.extra);
+  const img = guestImages(opts.big, opts.kernel, opts.extra, opts.bundle);
   let initrd = img.main;
   let smp = opts.smp;
   if (opts.maxCpus) {
@@ -75,6 +78,13 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
     stopOnConsole: opts.stopOnConsole,
     drives: opts.drives,
   });
+  const run = toRun(scenario, result);
+  if (result.timedOut) failRun(run, `timed out after ${opts.timeoutMs ?? 240_000} ms`);
+  return run;
+}
+
+/** A finished VM run with its markers and blocks sorted out. */
+function toRun(name: string, result: VmResult): Run {
   const markers = new Map<string, Marker[]>();
   for (const m of result.markers) {
     const list = markers.get(m.key) ?? [];
@@ -83,8 +93,16 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
   }
   const blocks = new Map<string, string>();
   for (const m of result.data.matchAll(/@@KTS-BEGIN (\S+)\n([\s\S]*?)@@KTS-END-BLOCK \1\n/g)) blocks.set(m[1], m[2]);
-  const run = { name: scenario, result, markers, blocks };
-  if (result.timedOut) failRun(run, `timed out after ${opts.timeoutMs ?? 240_000} ms`);
+  return { name, result, markers, blocks };
+}
+
+/**
+ * Boots an image the harness did not build (a distribution's initramfs, with `cmdline`, `drives` and a
+ * `consoleScript` to drive its shell); the data channel still collects markers (a stage-2 initrd booted from it).
+ */
+export async function bootImage(name: string, opts: VmOptions): Promise<Run> {
+  const run = toRun(name, await runVm(opts));
+  if (run.result.timedOut) failRun(run, `timed out after ${opts.timeoutMs} ms`);
   return run;
 }
 

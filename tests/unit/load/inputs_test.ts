@@ -10,7 +10,9 @@ import { loadRequest, type LoadRequestInit } from "../../../lib/load/request.ts"
 import { buildLoadPlan } from "../../../lib/load/build.ts";
 import { performLoad } from "../../../lib/load/load.ts";
 import { x86_64 } from "../../../lib/arch/x86_64/mod.ts";
-import { fsSystemView, recordSystemView } from "../../../lib/system.ts";
+import { fsSystemView, recordSystemView, type SystemView } from "../../../lib/system.ts";
+import { emptyInitramfs } from "../../../lib/load/initramfs.ts";
+import { renderFilePlan } from "../../../lib/cli/output.ts";
 import type { FileInput, KernelOps, RunEnv } from "../../../lib/runtime.ts";
 import { machineDir, requireVmlinuz, throwsKexec, VMLINUZ_PATH } from "../test_helpers.ts";
 import { buildPe, syntheticUki } from "../images/pe_fixtures.ts";
@@ -182,6 +184,40 @@ Deno.test("kexec_file_load of a UKI gets memfds of its kernel and initrd; of a b
   assert.equal(got[1].cmdline, "x");
 });
 
+Deno.test("kexec_file_load with no initrd on an EFI machine: an empty initramfs through a memfd, and a note", () => {
+  const got: (FileInput | undefined)[] = [];
+  const kernel: KernelOps = {
+    kexecLoad: () => assert.fail("kexec_load"),
+    kexecFileLoad: (_k, i) => void got.push(i),
+    rebootIntoKexec: () => assert.fail("reboot"),
+    sync() {},
+  };
+  const envOn = (m: SystemView): RunEnv => ({ sys: m, kernel, out() {}, err() {}, shutdown() {}, uid: 0 });
+  const ovmf = fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m"));
+  const outcome = performLoad(loadRequest({ kernel: BZ, syscall: "kexec_file_load", append: "x" }), envOn(ovmf));
+  assert.deepEqual(got[0], { name: "bz:initrd", bytes: emptyInitramfs() });
+  assert.equal(outcome.filePlan?.initrd, "bz:initrd (memfd, empty initramfs)");
+  assert.match(
+    outcome.filePlan!.notes![0],
+    /kexec_file loader hands EFI over and a kernel handed EFI with ramdisk_size 0/,
+  );
+  // -a too (kexec_file_load is tried first), and the dry run shows it.
+  const dry = performLoad(loadRequest({ kernel: BZ, syscall: "auto", append: "x" }), envOn(ovmf), { dryRun: true });
+  assert.match(renderFilePlan(dry.filePlan!), /^initrd {4}bz:initrd \(memfd, empty initramfs\)$/m);
+  assert.match(renderFilePlan(dry.filePlan!), /^note: no initrd: an empty initramfs .* through a memfd/m);
+  // A given initrd goes as it is; no EFI to hand over (BIOS, efi=noruntime): no initrd made up.
+  performLoad(loadRequest({ kernel: BZ, syscall: "kexec_file_load", initrds: [ODD], append: "x" }), envOn(ovmf));
+  assert.equal(typeof got[1], "number"); // the initrd's descriptor, as given
+  for (const m of ["qemu-q35-2g-nocrash", "qemu-q35-2g-ovmf-noruntime"] as const) {
+    const o = performLoad(
+      loadRequest({ kernel: BZ, syscall: "kexec_file_load", append: "x" }),
+      envOn(fsSystemView(machineDir(m))),
+    );
+    assert.equal(got.at(-1), undefined, m);
+    assert.equal(o.filePlan?.notes, undefined, m);
+  }
+});
+
 Deno.test("Secure Boot on: replacing a UKI's .cmdline is done, with a warning that systemd-stub would not", () => {
   const efi = (b: number) => new Uint8Array([6, 0, 0, 0, b]);
   const sb = (secure: number, setup: number) =>
@@ -311,7 +347,7 @@ Deno.test("-s with an initrd from a pipe is refused before the syscall; -a loads
     throwsKexec(
       () => performLoad(req(dir, { syscall: "kexec_file_load", initrds: [`${dir}/pipe`] }), env),
       "io",
-      /^kexec_file_load reads only regular files, and initrd .*\/pipe is a pipe; use -c \(kexec_load\)$/,
+      /^kexec_file_load cannot take initrd .*\/pipe: it is not a regular file; use -c \(kexec_load\)$/,
     );
     assert.deepEqual(seen.calls, []);
     await fed.catch(() => {}); // the writer may see EPIPE: nothing read the pipe
@@ -320,7 +356,10 @@ Deno.test("-s with an initrd from a pipe is refused before the syscall; -a loads
     const outcome = performLoad(req(dir, { syscall: "auto", initrds: [`${dir}/pipe`] }), env);
     assert.equal(outcome.syscall, "kexec_load");
     assert.deepEqual(seen.calls, ["kexec_load"]);
-    assert.match(outcome.warnings.join("\n"), /initrd .*\/pipe is a pipe; used kexec_load/);
+    assert.match(
+      outcome.plan!.notes.join("\n"),
+      /kexec_file_load skipped \(kexec_file_load cannot take initrd .*\/pipe: it is not a regular file\); kexec_load used/,
+    );
     assert.ok((await fed2).success);
   } finally {
     Deno.removeSync(dir, { recursive: true });
