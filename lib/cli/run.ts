@@ -9,7 +9,6 @@ import { KexecError } from "../errors.ts";
 import { readInteger } from "../system.ts";
 import { DRY_RUN_KERNEL, type RunEnv } from "../runtime.ts";
 import { execLoaded, unloadImage } from "../control.ts";
-import { USAGE, VERSION } from "./usage.ts";
 import type { Invocation } from "./args.ts";
 // The planners, status and the udev machinery are imported when a command needs them, so that the commands
 // scripts call often (-S, -u, -e) start without loading them.
@@ -35,12 +34,16 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
   // A dry run, or a plan against a snapshot, never reaches the kernel, whatever path a command takes.
   if (inv.dryRun) env = { ...env, kernel: DRY_RUN_KERNEL };
   switch (a.kind) {
-    case "help":
+    case "help": {
+      const { USAGE } = await import("./usage.ts"); // made from the option table: only when asked for
       env.out(USAGE);
       return 0;
-    case "version":
+    }
+    case "version": {
+      const { VERSION } = await import("./usage.ts");
       env.out(`kexec-ts ${VERSION}\n`);
       return 0;
+    }
     case "status": {
       const { gatherStatus } = await import("../status.ts");
       const { renderStatus, toJson } = await import("./output.ts");
