@@ -28,12 +28,25 @@ import { execLoaded, unloadImage } from "./lib/control.ts";
 import { gatherStatus, type KexecStatus } from "./lib/status.ts";
 import { type ReloadOptions, type ReloadReport, runReload } from "./lib/reload/reload.ts";
 import { currentUdevRules, installUdevRules as install, type UdevInstall } from "./lib/reload/udev.ts";
+import { type BootEntries, bootEntries as listEntries, bootEntryLoad, type EntryLoad } from "./lib/boot/mod.ts";
+import { currentArch } from "./lib/arch/mod.ts";
+import { loadRequest, type LoadRequestInit } from "./lib/load/request.ts";
 
 export { KexecError } from "./lib/errors.ts";
 export type { ErrorCode } from "./lib/errors.ts";
 export { composeCmdline, loadRequest, splitCmdline } from "./lib/load/request.ts";
 export type { HotplugChoice, LoadKind, LoadRequest, LoadRequestInit, SyscallChoice } from "./lib/load/request.ts";
-export type { LoadPlan, PlanLimits, PlanSegment, SegmentRole } from "./lib/load/plan.ts";
+export type {
+  FirmwareHandover,
+  FirmwareRecord,
+  LoadPlan,
+  PlanLimits,
+  PlanSegment,
+  SegmentRole,
+} from "./lib/load/plan.ts";
+export type { FirmwareStatus, SecureBootState } from "./lib/arch/mod.ts";
+export type { ImageInfo } from "./lib/load/image_info.ts";
+export type { BootEntries, BootEntry, BootPartition, EntryLoad } from "./lib/boot/mod.ts";
 export type { FileLoadPlan, LoadOptions, LoadOutcome } from "./lib/load/load.ts";
 export type { CrashRegionStatus, KexecStatus, SyscallPresence } from "./lib/status.ts";
 export type {
@@ -49,10 +62,11 @@ export type { KexecAttr, KexecSysfsLayout } from "./lib/crash/sysfs.ts";
 export type { CrashLoadRecord } from "./lib/reload/record.ts";
 export type { ReloadOptions, ReloadReport, ReloadResult } from "./lib/reload/reload.ts";
 export type { ReloadLogEntry } from "./lib/reload/reload_log.ts";
+export type { CoalesceOps } from "./lib/reload/coalesce.ts";
 export type { UdevInstall } from "./lib/reload/udev.ts";
 export type { Range } from "./lib/memory/ranges.ts";
 export type { ReadResult, SystemView } from "./lib/system.ts";
-export { planToJson, renderPlan, renderStatus, toJson } from "./lib/cli/output.ts";
+export { planToJson, renderEntries, renderPlan, renderStatus, toJson } from "./lib/cli/output.ts";
 
 /** Where a plan or status reads the machine. */
 export interface MachineOptions {
@@ -151,4 +165,52 @@ export function udevRules(): string {
  */
 export function installUdevRules(dir = "/etc/udev/rules.d"): UdevInstall {
   return install(dir, env().sys);
+}
+
+/** Where {@link bootEntries} and {@link bootEntryRequest} look. */
+export interface BootEntryOptions extends MachineOptions {
+  /**
+   * A directory to take as the ESP; default: `$SYSTEMD_ESP_PATH`/`$SYSTEMD_XBOOTLDR_PATH`, else `/efi`, `/boot`,
+   * `/boot/efi` (and XBOOTLDR) as systemd finds them (with `systemRoot`, from the saved mount table, under it).
+   */
+  bootRoot?: string;
+}
+
+/**
+ * The boot entries (Boot Loader Specification Type #1 `.conf` files and Type #2 UKIs) on the ESP and XBOOTLDR,
+ * sorted as systemd-boot's menu, with the default entry (LoaderEntryOneShot/LoaderEntryDefault EFI variables,
+ * loader.conf's `default`, else the first) and why it is the default.
+ *
+ * @example List the entries of a directory laid out as an ESP, and make the request for its default
+ * ```ts
+ * import { bootEntries, bootEntryRequest } from "./mod.ts";
+ *
+ * const esp = "tests/fixtures/boot/esp-basic";
+ * const list = bootEntries({ bootRoot: esp });
+ * // Newest first; loader.conf says `default debian-6.1.*`.
+ * if (list.entries[0].id !== "debian-6.12.conf" || list.defaultId !== "debian-6.1.conf") throw new Error();
+ * const { request } = bootEntryRequest("default", { kind: "crash" }, { bootRoot: esp });
+ * if (request.kernel !== `${esp}/vmlinuz-6.1` || request.append !== "root=/dev/vda1 ro") throw new Error();
+ * ```
+ */
+export function bootEntries(options: BootEntryOptions = {}): BootEntries {
+  return listEntries(env(options).sys, {
+    bootRoot: options.bootRoot,
+    systemRoot: options.systemRoot,
+    arch: currentArch(),
+  });
+}
+
+/**
+ * The LoadRequest that boots a boot entry: `selector` is an id from {@link bootEntries}, an alias or glob of one, or
+ * `default`; `init` adds the load's other fields (kind, syscall; a command line or initrd of its own, which replace
+ * or join the entry's as on kexec-ts' command line).
+ * @throws KexecError("usage") when no entry matches; KexecError("unsupported") for an entry kexec cannot boot
+ */
+export function bootEntryRequest(
+  selector: string,
+  init: Omit<LoadRequestInit, "kernel"> = {},
+  options: BootEntryOptions = {},
+): EntryLoad {
+  return bootEntryLoad(bootEntries(options), selector, loadRequest({ ...init, kernel: "" }));
 }

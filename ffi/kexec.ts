@@ -4,7 +4,7 @@
  * @module
  */
 
-import { addressOf, closeFd, openReadOnly, rawSyscall, rebootRaw } from "./libc.ts";
+import { addressOf, closeFd, memfdWithBytes, rawSyscall, rebootRaw } from "./libc.ts";
 import { type ErrnoContext, explainErrno, KernelCallError } from "./errno.ts";
 import { KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_UNLOAD } from "../lib/abi.ts";
 import { kexecSyscalls } from "../lib/arch/abi.ts";
@@ -65,30 +65,46 @@ export function kexecLoad(
   }
 }
 
+/** Contents kexec_file_load reads from an anonymous memory file (memfd) rather than from a file of their own. */
+export interface MemoryFile {
+  /** The memfd's name (shows in /proc/PID/fd), e.g. `uki.efi:.linux`. */
+  name: string;
+  /** The contents. */
+  bytes: Uint8Array;
+}
+
 /**
- * `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`; `kernelPath` undefined with
- * KEXEC_FILE_UNLOAD unloads.
- * @throws KernelCallError; KexecError("io") when a file cannot be opened
+ * A kexec_file_load input: a descriptor the caller opened and checked (it stays the caller's to close: what was
+ * checked is what the kernel reads), or contents passed through a memfd.
+ */
+export type FileInput = number | MemoryFile;
+
+/**
+ * `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`; `kernel` undefined with KEXEC_FILE_UNLOAD
+ * unloads. Descriptors are used as they are; {@link MemoryFile}s become memfds (never temporary files), closed
+ * after the call.
+ * @throws KernelCallError
  */
 export function kexecFileLoad(
-  kernelPath: string | undefined,
-  initrdPath: string | undefined,
+  kernel: FileInput | undefined,
+  initrd: FileInput | undefined,
   cmdline: string,
   flags: bigint,
   ctx: ErrnoContext,
 ): void {
-  const fds: number[] = [];
-  const open = (p: string) => {
-    const fd = openReadOnly(p);
+  const memfds: number[] = [];
+  const fdOf = (input: FileInput) => {
+    if (typeof input === "number") return input;
+    const fd = memfdWithBytes(input.name, input.bytes);
     if (fd < 0) {
-      throw new KernelCallError("kexec_file_load", -fd, `cannot open ${p} for kexec_file_load (errno ${-fd})`);
+      throw new KernelCallError("kexec_file_load", -fd, `cannot create a memfd for ${input.name} (errno ${-fd})`);
     }
-    fds.push(fd);
+    memfds.push(fd);
     return fd;
   };
   try {
-    const kfd = kernelPath === undefined ? -1 : open(kernelPath);
-    const ifd = initrdPath === undefined ? -1 : open(initrdPath);
+    const kfd = kernel === undefined ? -1 : fdOf(kernel);
+    const ifd = initrd === undefined ? -1 : fdOf(initrd);
     const unload = (flags & KEXEC_FILE_UNLOAD) !== 0n;
     const cbytes = new TextEncoder().encode(cmdline + "\0");
     inFlight.add(cbytes);
@@ -99,7 +115,7 @@ export function kexecFileLoad(
       BigInt.asUintN(64, BigInt(ifd)),
       len,
       unload ? 0n : addressOf(cbytes),
-      flags | (initrdPath === undefined && !unload ? KEXEC_FILE_NO_INITRAMFS : 0n),
+      flags | (initrd === undefined && !unload ? KEXEC_FILE_NO_INITRAMFS : 0n),
     );
     inFlight.delete(cbytes);
     if (r.ret !== 0n) {
@@ -107,7 +123,7 @@ export function kexecFileLoad(
       throw new KernelCallError(op, r.errno, explainErrno(op, r.errno, ctx));
     }
   } finally {
-    fds.forEach(closeFd);
+    memfds.forEach(closeFd);
   }
 }
 

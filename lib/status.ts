@@ -1,6 +1,6 @@
 /**
  * `kexec-ts status`: everything the running kernel says about kexec, crash dumps and crash hotplug, plus the
- * hotplug verdict. All reads go through the SystemView; nothing here needs root, though some values are only
+ * hotplug verdict and the firmware (UEFI or BIOS, EFI runtime services and map, Secure Boot). All reads go through the SystemView; nothing here needs root, though some values are only
  * visible to root (they then show as "denied").
  *
  * @module
@@ -19,6 +19,7 @@ import { type CrashLoadRecord, readCrashRecord } from "./reload/record.ts";
 import { iomemAddressesHidden, parseIomem } from "./memory/iomem.ts";
 import type { Range } from "./memory/ranges.ts";
 import { readInteger, readLockdown, readText, readTrimmed, type SystemView } from "./system.ts";
+import { currentArch, type FirmwareStatus } from "./arch/mod.ts";
 import {
   hasKexecAttr,
   type KexecAttr,
@@ -79,6 +80,8 @@ export interface KexecStatus {
   recordProblem?: string;
   /** What a CPU or memory hotplug event will do to the loaded crash image, and why. */
   verdict: HotplugVerdict;
+  /** The firmware: UEFI or BIOS, EFI runtime services and runtime map, Secure Boot (absent off x86_64). */
+  firmware?: FirmwareStatus;
 }
 
 /**
@@ -149,5 +152,14 @@ export function gatherStatus(sys: SystemView): KexecStatus {
     record,
     recordProblem: read.kind === "bad" ? read.why : undefined,
     verdict: hotplugVerdict({ kexecSupported, crashLoaded, sysfs: hotplug, record, udev }),
+    firmware: firmwareStatus(sys),
   };
+}
+
+/**
+ * The firmware as the architecture reads it; undefined where kexec-ts has no architecture folder. Malformed EFI files
+ * are reported as such (a runtime map `malformed`, naming the file), never thrown.
+ */
+function firmwareStatus(sys: SystemView): FirmwareStatus | undefined {
+  return currentArch().firmwareStatus?.(sys);
 }

@@ -10,7 +10,7 @@ import { fail } from "../errors.ts";
 import type { Arch } from "./types.ts";
 import { x86_64 } from "./x86_64/mod.ts";
 
-export type { AddressWindow, Arch, CoreDumpFacts, HotplugFlagRule } from "./types.ts";
+export type { AddressWindow, Arch, CoreDumpFacts, FirmwareStatus, HotplugFlagRule, SecureBootState } from "./types.ts";
 export { chooseHotplugFlag, type HotplugFlagChoice, parseKernelVersion } from "./hotplug_flag.ts";
 
 /**

@@ -7,7 +7,8 @@
  * shutdown; `-S` report whether a kernel is loaded through the exit status (1 = loaded, 0 = not, as kexec-tools).
  *
  * Subcommands are recognised only as the first argument: `status`, `plan` (a load that only prints its plan),
- * `udev-rules`, `reload`, `help`, `version`. A kernel file literally named like a subcommand is passed as `./name`.
+ * `entries` (the boot entries), `udev-rules`, `reload`, `help`, `version`. `--boot-entry=ID` loads a boot entry
+ * instead of a KERNEL operand: the request is completed from the entry when the command runs (../boot/mod.ts). A kernel file literally named like a subcommand is passed as `./name`.
  *
  * @module
  */
@@ -24,6 +25,7 @@ export type Action =
   | { kind: "exec" }
   | { kind: "status-exit"; crash: boolean }
   | { kind: "status" }
+  | { kind: "entries"; bootRoot?: string }
   | { kind: "udev-rules"; install?: string }
   | { kind: "reload" }
   | { kind: "print-crash-size" }
@@ -33,8 +35,10 @@ export type Action =
 /** A parsed command line. */
 export interface Invocation {
   action: Action;
-  /** The load, for `load` actions. */
+  /** The load, for `load` actions. With {@link bootEntry} its kernel is empty until the entry is resolved. */
   load?: LoadRequest;
+  /** `--boot-entry=ID`: load that boot entry (`default`: the default one); `--boot-root` says where entries are. */
+  bootEntry?: { selector: string; bootRoot?: string };
   /** `-c`/`-s`/`-a`, also for unloads. */
   syscall: SyscallChoice;
   /** Print the plan and do not call the kernel (`--dry-run`, `plan`). */
@@ -91,6 +95,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   let serialPort = 0x3f8;
   let install: string | undefined;
   let wantsInstall = false;
+  let bootEntry: string | undefined;
+  let bootRoot: string | undefined;
   const inv = { dryRun: sub === "plan", json: false, debug: false, systemRoot: undefined as string | undefined };
   const load = {
     append: undefined as string | undefined,
@@ -100,6 +106,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     memMin: undefined as bigint | undefined,
     memMax: undefined as bigint | undefined,
     noChecks: false,
+    noefi: false,
+    ukiProfile: undefined as number | undefined,
   };
 
   for (const o of options) {
@@ -188,9 +196,13 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       case "serial-baud":
         if (o.value !== "115200") fail("not-implemented", "not implemented yet: --serial-baud other than 115200");
         break;
+      case "args-linux":
+        break; // kexec-tools' elf-x86_64 option; kexec-ts always boots a vmlinux with boot_params
       case "elf64-core-headers":
+        break; // x86_64 always writes ELF64 core headers
       case "noefi":
-        break; // x86_64 always writes ELF64 core headers; kexec-ts never passes EFI runtime services
+        load.noefi = true;
+        break;
       case "dry-run":
         inv.dryRun = true;
         break;
@@ -204,6 +216,20 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       case "install":
         wantsInstall = true;
         install = o.value;
+        break;
+      case "uki-profile":
+        if (!/^[0-9]{1,3}$/.test(o.value!) || Number(o.value) > 255) {
+          fail("usage", `--uki-profile=${o.value}: a UKI profile is a number from 0 to 255`);
+        }
+        load.ukiProfile = Number(o.value);
+        break;
+      case "boot-entry":
+        if (!o.value) fail("usage", "--boot-entry needs an entry id (see kexec-ts entries) or default");
+        bootEntry = o.value;
+        break;
+      case "boot-root":
+        if (!o.value) fail("usage", "--boot-root needs a directory (the ESP)");
+        bootRoot = o.value;
         break;
     }
   }
@@ -237,6 +263,10 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     };
   }
   if (wantsInstall) fail("usage", "--install belongs to kexec-ts udev-rules");
+  if (sub === "entries") {
+    noOperands("entries");
+    return { ...base, action: { kind: "entries", bootRoot } };
+  }
   if (sub === "reload") {
     noOperands("reload");
     return { ...base, action: { kind: "reload" } };
@@ -253,8 +283,17 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   if (printCkr) return { ...base, action: { kind: "print-crash-size" } };
   if (hotplug !== "auto" && !crash) fail("usage", "--hotplug and --no-hotplug apply to crash kernels: add -p");
 
+  if ((bootEntry !== undefined || bootRoot !== undefined) && !doLoad) {
+    fail("usage", "--boot-entry and --boot-root choose what -l, -p or kexec-ts plan loads (or, --boot-root, entries)");
+  }
+  if (bootRoot !== undefined && bootEntry === undefined) {
+    fail("usage", "--boot-root says where boot entries are: add --boot-entry=ID (or use kexec-ts entries)");
+  }
   if (doLoad) {
-    if (operands.length === 0) {
+    if (bootEntry !== undefined) {
+      if (operands.length) fail("usage", `--boot-entry=${bootEntry} names what to load; drop ${operands.join(" ")}`);
+      if (load.type !== undefined) fail("usage", "--boot-entry: the entry's kernel is probed; drop -t");
+    } else if (operands.length === 0) {
       fail("usage", "no kernel specified (kexec-ts [-l|-p|-f] [options] KERNEL; see kexec-ts --help)");
     }
     if (operands.length > 1) fail("usage", `more than one kernel given: ${operands.join(" ")}`);
@@ -262,14 +301,20 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     const request = loadRequest({
       ...rest,
       kind: crash ? "crash" : "reboot",
-      kernel: operands[0],
+      kernel: operands[0] ?? "",
       initrds: initrdPath === undefined ? [] : [initrdPath],
       syscall,
       hotplug,
       serialPort: consoleSerial ? serialPort : 0,
     });
+    if (request.ukiProfile === undefined) delete request.ukiProfile;
     const then = inv.dryRun ? "nothing" : doExec ? "exec" : doShutdown ? "shutdown" : "nothing";
-    return { ...base, action: { kind: "load", then, unloadFirst: doUnload }, load: request };
+    return {
+      ...base,
+      action: { kind: "load", then, unloadFirst: doUnload },
+      load: request,
+      ...(bootEntry !== undefined ? { bootEntry: { selector: bootEntry, bootRoot } } : {}),
+    };
   }
   // Like kexec-tools, a mode that does not load ignores the kernel file; unlike it, say so.
   if (operands.length && (doUnload || doExec)) {

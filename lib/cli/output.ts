@@ -9,11 +9,15 @@
 import { hex } from "../errors.ts";
 import { describeFlags } from "../abi.ts";
 import { sha256Hex } from "../purgatory/digest.ts";
-import type { LoadPlan } from "../load/plan.ts";
+import type { FirmwareHandover, LoadPlan } from "../load/plan.ts";
+import type { FirmwareStatus } from "../arch/mod.ts";
+import type { ImageInfo } from "../load/image_info.ts";
 import type { FileLoadPlan, LoadOutcome } from "../load/load.ts";
 import { flagText } from "../crash/hotplug.ts";
 import { formatRange, type Range } from "../memory/ranges.ts";
 import type { KexecStatus } from "../status.ts";
+import type { BootEntries, BootEntry } from "../boot/entries.ts";
+import type { EntryLoad } from "../boot/mod.ts";
 
 /** JSON.stringify with bigints: sizes and counts (keys ending in Bytes/Count/Limit) as numbers, the rest as hex. */
 export function toJson(value: unknown): string {
@@ -100,12 +104,14 @@ export function renderStatus(s: KexecStatus): string {
   rows.push(["kexec_load_disabled", yesNo(s.kexecLoadDisabled)]);
   rows.push(["load limits", `panic ${limitText(s.loadLimitPanic)}, reboot ${limitText(s.loadLimitReboot)}`]);
   rows.push(["udev rule", s.udev.ours ?? s.udev.other ?? "none"]);
+  if (s.firmware) rows.push(["firmware", firmwareText(s.firmware)]);
   if (s.record) {
     rows.push([
       "last kexec-ts -p load",
       `${s.record.loadedAt}, ${s.record.syscall}, flags ${hex(s.record.flags)}${s.record.hotplug ? " (hotplug)" : ""}`,
     ]);
   }
+  if (s.record?.image) rows.push(["loaded image", imageLines(s.record.image)[0].replace(/^image +/, "")]);
   if (s.recordProblem) rows.push(["last kexec-ts -p load", `unusable: ${s.recordProblem}`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const v = s.verdict;
@@ -116,6 +122,59 @@ export function renderStatus(s: KexecStatus): string {
     : "nothing to update";
   return rows.map(([k, val]) => `${k.padEnd(width)}  ${val}`).join("\n") +
     `\n\nhotplug verdict: ${head} [${v.reason}]\n  ${v.explanation}\n`;
+}
+
+/** `UEFI (64-bit), runtime services on, runtime map 6 entries, Secure Boot disabled (efivars)`, or `BIOS`. */
+export function firmwareText(f: FirmwareStatus): string {
+  if (f.kind === "bios") return "BIOS";
+  const map = f.runtimeMap.kind === "present"
+    ? `runtime map ${f.runtimeMap.entryCount} entries`
+    : f.runtimeMap.kind === "denied"
+    ? "runtime map unreadable (not root)"
+    : f.runtimeMap.kind === "malformed"
+    ? `runtime map malformed (${f.runtimeMap.why})`
+    : "no runtime map";
+  const rt = f.runtimeServices === "off"
+    ? `runtime services off (${f.runtimeOffBy})`
+    : `runtime services ${f.runtimeServices}`;
+  const sb = f.secureBoot.state === "unknown"
+    ? "Secure Boot unknown"
+    : `Secure Boot ${f.secureBoot.state}${f.secureBoot.source ? ` (${f.secureBoot.source})` : ""}`;
+  return `UEFI${f.platformBits ? ` (${f.platformBits}-bit)` : ""}, ${rt}, ${map}, ${sb}`;
+}
+
+/** The firmware part of a plan, for people: what is passed, and on EFI machines what is withheld and why. */
+export function renderFirmwareHandover(f: FirmwareHandover): string[] {
+  const lines = [
+    `firmware  ${f.machine === "uefi" ? "UEFI" : "BIOS"} machine; the new kernel gets ${
+      f.handover === "efi" ? "EFI (runtime services and tables)" : "no EFI (as on a BIOS machine)"
+    }`,
+  ];
+  for (const r of f.records) lines.push(`  ${r.name.padEnd(15)} ${r.detail}`);
+  if (f.withheld) {
+    lines.push(`  EFI withheld: ${f.withheld.reason}; ${f.withheld.lacks}`);
+    if (f.withheld.hint) lines.push(`  better: ${f.withheld.hint}`);
+  }
+  return lines;
+}
+
+/**
+ * What a UKI or boot entry said about the kernel, for people: `image     uki "Debian GNU/Linux 13" 13, uname
+ * 6.12.57, profile 0 of 2 (regular: "Regular boot"), boot entry debian.efi`, then one line per piece's source.
+ */
+export function imageLines(info: ImageInfo | undefined): string[] {
+  if (!info) return [];
+  const what = [info.format];
+  if (info.title !== undefined) what.push(JSON.stringify(info.title));
+  if (info.version !== undefined) what.push(info.version);
+  const facts = [what.join(" ")];
+  if (info.uname !== undefined) facts.push(`uname ${info.uname}`);
+  if (info.profile !== undefined && (info.profileCount ?? 1) > 1) {
+    const named = [info.profileId, info.profileTitle && JSON.stringify(info.profileTitle)].filter(Boolean).join(": ");
+    facts.push(`profile ${info.profile} of ${info.profileCount}${named ? ` (${named})` : ""}`);
+  }
+  if (info.bootEntry !== undefined) facts.push(`boot entry ${info.bootEntry}`);
+  return [`image     ${facts.join(", ")}`, ...info.parts.map((p) => `          ${p}`)];
 }
 
 /** A plan as JSON-ready data: segments with role, addresses, sizes and the SHA-256 of their bytes. */
@@ -141,6 +200,9 @@ export function planToJson(plan: LoadPlan): Record<string, unknown> {
     shaRegions: plan.shaRegions,
     digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     notes: plan.notes,
+    ...(plan.warnings ? { warnings: plan.warnings } : {}),
+    firmware: plan.firmware,
+    ...(plan.image ? { image: plan.image } : {}),
   };
 }
 
@@ -153,7 +215,9 @@ export function renderPlan(plan: LoadPlan): string {
       h(plan.bootParams)
     } in %rsi`,
     `flags     ${h(plan.flags)} (${describeFlags(plan.flags)})`,
+    ...imageLines(plan.image),
     `cmdline   ${plan.cmdline}`,
+    ...(plan.firmware ? renderFirmwareHandover(plan.firmware) : []),
     "segments",
     `  #  ${"role".padEnd(12)} ${"mem".padEnd(18)} ${"memsz".padEnd(11)} ${"bufsz".padEnd(11)} sha256`,
   ];
@@ -170,6 +234,7 @@ export function renderPlan(plan: LoadPlan): string {
       [...plan.digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")
     }...)`,
   );
+  for (const w of plan.warnings ?? []) lines.push(`warning: ${w}`);
   for (const n of plan.notes) lines.push(`note: ${n}`);
   return lines.join("\n") + "\n";
 }
@@ -178,10 +243,13 @@ export function renderPlan(plan: LoadPlan): string {
 export function renderFilePlan(p: FileLoadPlan): string {
   return [
     "kexec-ts plan: kexec_file_load (the kernel lays out the segments)",
-    `kernel    ${p.kernel}`,
+    `kernel    ${p.kernel}${p.kernelBytes ? " (its kernel through a memfd)" : ""}`,
     `initrd    ${p.initrd ?? "(none)"}`,
+    ...imageLines(p.image),
     `cmdline   ${p.cmdline}`,
     `flags     ${hex(p.flags)}`,
+    ...(p.notes ?? []).map((n) => `note: ${n}`),
+    ...p.unchecked.map((u) => `not checked before the syscall: ${u}`),
   ].join("\n") + "\n";
 }
 
@@ -196,10 +264,58 @@ export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
         initrd: p.initrd ?? null,
         cmdline: p.cmdline,
         flags: p.flags,
+        ...(p.image ? { image: p.image } : {}),
+        unchecked: p.unchecked,
+        ...(p.notes ? { notes: p.notes } : {}),
       }) +
         "\n"
       : renderFilePlan(p);
   }
   const plan = outcome.plan!;
   return json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan);
+}
+
+/**
+ * Which boot entry a load takes and why, in one line: `boot entry kts-a.conf: "Title" 1 (the default: loader.conf
+ * default "kts-a*"), from /efi/loader/entries/kts-a.conf`.
+ */
+export function renderEntryChoice(chosen: EntryLoad): string {
+  const e = chosen.entry;
+  return `boot entry ${e.id}: ${JSON.stringify(e.title)}${e.version ? ` ${e.version}` : ""} (${chosen.why}), ` +
+    `from ${e.path}`;
+}
+
+/** What an entry boots, in a few words (`linux /vmlinuz-6.12, 1 initrd`, `uki EFI/Linux/x.efi @1`). */
+function entryWhat(e: BootEntry): string {
+  if (e.unbootable) return `cannot boot: it ${e.unbootable}`;
+  if (e.uki !== undefined) return `uki ${e.uki}${e.profile ? ` @${e.profile}` : ""}`;
+  const n = e.initrds.length;
+  return `linux ${e.linux}${n ? `, ${n} initrd${n > 1 ? "s" : ""}` : ""}`;
+}
+
+/** `kexec-ts entries` for people: where entries were found, the sorted list with the default marked, and notes. */
+export function renderEntries(list: BootEntries): string {
+  const lines: string[] = [];
+  lines.push(`ESP        ${list.esp ? `${list.esp.path} (${list.esp.how})` : "none found"}`);
+  lines.push(`XBOOTLDR   ${list.xbootldr ? `${list.xbootldr.path} (${list.xbootldr.how})` : "none"}`);
+  lines.push(`default    ${list.defaultId ?? "none"}${list.defaultReason ? ` (${list.defaultReason})` : ""}`);
+  if (list.entries.length) {
+    const idWidth = Math.max(2, ...list.entries.map((e) => e.id.length));
+    lines.push("", `   ${"ID".padEnd(idWidth)}  TYPE   TITLE`);
+    for (const e of list.entries) {
+      const mark = e.id === list.defaultId ? "*" : e.hidden ? "-" : " ";
+      const tries = e.triesLeft !== undefined ? ` [tries left ${e.triesLeft}, done ${e.triesDone ?? 0}]` : "";
+      lines.push(
+        ` ${mark} ${e.id.padEnd(idWidth)}  ${e.type === "type1" ? "1    " : "2/uki"}  ${e.title}${
+          e.version ? ` (${e.version})` : ""
+        }${tries}`,
+      );
+      lines.push(`   ${"".padEnd(idWidth)}         ${entryWhat(e)}${e.partition === "xbootldr" ? " [XBOOTLDR]" : ""}`);
+      for (const p of e.problems) lines.push(`   ${"".padEnd(idWidth)}         note: ${p}`);
+    }
+  } else {
+    lines.push("", "no boot entries");
+  }
+  for (const n of list.notes) lines.push(`note: ${n}`);
+  return lines.join("\n") + "\n";
 }

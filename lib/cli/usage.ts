@@ -26,6 +26,15 @@ export const ENVIRONMENT: readonly [string, string][] = [
     "KEXEC_TS_RELOAD_SETTLE_MS",
     "how long reload waits for a burst of hotplug events to end (default 1000; 0 = none)",
   ],
+  ["KEXEC_TS_LAUNCHER", "the command the udev rule runs (set by a launcher script such as the package's)"],
+];
+
+/** The kexec-tools-compatible forms of the command line, with what each does (help's "Usage", the man SYNOPSIS). */
+export const USAGE_FORMS: readonly [string, string][] = [
+  ["kexec-ts [-l|-p|-f] [options] KERNEL", 'load KERNEL (no mode: load, then "shutdown -r now")'],
+  ["kexec-ts -e", "boot the loaded kernel now (syncs first unless -y)"],
+  ["kexec-ts [-p] -u", "unload the kernel (-p: the crash kernel)"],
+  ["kexec-ts [-p|-l] -S", "exit 1 if a crash (default, -p) or normal (-l) kernel is loaded, else 0"],
 ];
 
 function table(rows: readonly [string, string][], indent: string): string[] {
@@ -38,12 +47,7 @@ function helpText(): string {
     `kexec-ts ${VERSION}: load and boot Linux kernels with kexec_load(2), crash kernels with hotplug support`,
     "",
     "Usage (kexec-tools compatible):",
-    ...table([
-      ["kexec-ts [-l|-p|-f] [options] KERNEL", 'load KERNEL (no mode: load, then "shutdown -r now")'],
-      ["kexec-ts -e", "boot the loaded kernel now (syncs first unless -y)"],
-      ["kexec-ts [-p] -u", "unload the kernel (-p: the crash kernel)"],
-      ["kexec-ts [-p|-l] -S", "exit 1 if a crash (default, -p) or normal (-l) kernel is loaded, else 0"],
-    ], "  "),
+    ...table(USAGE_FORMS, "  "),
     "",
     "kexec-ts commands:",
     ...table(SUBCOMMANDS.map((c) => [`kexec-ts ${c.name}${c.synopsis ? " " + c.synopsis : ""}`, c.help]), "  "),

@@ -1,13 +1,11 @@
 /**
- * From a LoadRequest to a LoadPlan: read the files, read the machine through the SystemView (the running one, or a
+ * From a LoadRequest to a LoadPlan: take the input files' bytes (./inputs.ts), read the machine through the SystemView (the running one, or a
  * saved snapshot), let the image's loader and the planner lay it out, and say what the plan is checked against.
  * No side effects beyond reading.
  *
  * @module
  */
 
-import { fail } from "../errors.ts";
-import { readInputFile } from "../files.ts";
 import { readIomem } from "../memory/iomem.ts";
 import { requireCrashRegions } from "../crash/region.ts";
 import { readHotplugSysfs } from "../crash/hotplug.ts";
@@ -15,10 +13,10 @@ import { readCoreInputs } from "../crash/elfcorehdr.ts";
 import { readText, readTrimmed, type SystemView } from "../system.ts";
 import type { Range } from "../memory/ranges.ts";
 import { type Arch, currentArch } from "../arch/mod.ts";
-import { pickLoader } from "./loaders.ts";
 import { planLoad } from "./planner.ts";
 import type { LoadPlan, PlanLimits } from "./plan.ts";
-import { composeCmdline, decideHotplug, type LoadRequest } from "./request.ts";
+import { decideHotplug, type LoadRequest } from "./request.ts";
+import { type LoadInputs, resolveInputs } from "./inputs.ts";
 
 /** A plan and the limits it must pass (see validatePlan). */
 export interface BuiltPlan {
@@ -26,26 +24,8 @@ export interface BuiltPlan {
   limits: PlanLimits;
 }
 
-/** The request's initrds as one buffer (concatenated when there are several), or undefined when there are none. */
-export function readInitrds(paths: readonly string[]): Uint8Array | undefined {
-  if (paths.length === 0) return undefined;
-  const parts = paths.map((p) => {
-    const bytes = readInputFile(p, "initrd");
-    if (bytes.length === 0) fail("io", `initrd ${p} is empty`);
-    return bytes;
-  });
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** MemTotal in bytes (the kernel's totalram_pages), or undefined when unreadable. */
-function memTotalBytes(sys: SystemView): bigint | undefined {
+export function memTotalBytes(sys: SystemView): bigint | undefined {
   const kib = /^MemTotal:\s+(\d+) kB$/m.exec(readText(sys, "/proc/meminfo") ?? "")?.[1];
   return kib === undefined ? undefined : BigInt(kib) * 1024n;
 }
@@ -53,6 +33,9 @@ function memTotalBytes(sys: SystemView): bigint | undefined {
 /**
  * Builds the kexec_load plan for `req` against the machine behind `sys`.
  * @param rngSeed 32 bytes for the next kernel's SETUP_RNG_SEED (random for real loads, fixed in tests)
+ * @param inputs the request's inputs, already resolved with their files open (./inputs.ts: a load keeps them open
+ *   until its syscall); without them they are resolved here and their files closed when the plan is made (the
+ *   plan's buffers stay valid)
  * @throws KexecError for unreadable files, a bad image, a missing crash region, a layout that does not fit
  */
 export function buildLoadPlan(
@@ -60,12 +43,17 @@ export function buildLoadPlan(
   sys: SystemView,
   rngSeed: Uint8Array,
   arch: Arch = currentArch(),
+  inputs?: LoadInputs,
 ): BuiltPlan {
-  const kernelBytes = readInputFile(req.kernel, "kernel");
-  const initrd = readInitrds(req.initrds);
-  const loader = pickLoader(arch, kernelBytes, req.type, req.kernel);
-  const image = loader.parse(kernelBytes, req.kernel);
-  const cmdline = composeCmdline(req, sys);
+  if (!inputs) {
+    const own = resolveInputs(req, sys, arch);
+    try {
+      return buildLoadPlan(req, sys, rngSeed, arch, own);
+    } finally {
+      own.close();
+    }
+  }
+  const { loader, image, initrd, cmdline } = inputs;
   const iomem = readIomem(sys);
   const machine = arch.readMachine(sys, iomem, req.kind);
   const common = {
@@ -73,7 +61,7 @@ export function buildLoadPlan(
     arch,
     loader,
     image,
-    kernelName: req.kernel,
+    kernelName: inputs.kernelName,
     initrd,
     cmdline,
     machine,
@@ -82,6 +70,7 @@ export function buildLoadPlan(
     skipChecks: req.noChecks,
     serialPort: req.serialPort,
     rngSeed,
+    noefi: req.noefi,
   };
   const limits = (allowed: readonly Range[], crash?: Range): PlanLimits => ({
     allowed,
@@ -104,7 +93,12 @@ export function buildLoadPlan(
         kernelRelease: readTrimmed(sys, "/proc/sys/kernel/osrelease"),
       },
     });
-    return { plan, limits: limits([regions.main], regions.main) };
+    return { plan: withImage(plan, inputs), limits: limits([regions.main], regions.main) };
   }
-  return { plan: planLoad(common), limits: limits(arch.usableRam(machine)) };
+  return { plan: withImage(planLoad(common), inputs), limits: limits(arch.usableRam(machine)) };
+}
+
+/** The plan with what a wrapped image said about itself (absent for a plain kernel, so plans of those are unchanged). */
+function withImage(plan: LoadPlan, inputs: LoadInputs): LoadPlan {
+  return inputs.info ? { ...plan, image: inputs.info } : plan;
 }

@@ -11,6 +11,7 @@ import { fail, hex } from "../errors.ts";
 import { hasElfMagic } from "../elf/reader.ts";
 import { contains, formatRange, mergeRanges, overlaps, PAGE_SIZE, type Range } from "../memory/ranges.ts";
 import type { LoadKind } from "./request.ts";
+import type { ImageInfo } from "./image_info.ts";
 
 /** What a segment holds. */
 export type SegmentRole = "kernel" | "initrd" | "boot-params" | "purgatory" | "elfcorehdr";
@@ -25,6 +26,38 @@ export interface PlanSegment {
   mem: bigint;
   /** Bytes of memory the segment occupies (page-aligned); the kernel zero-fills past `buf`. */
   memsz: bigint;
+}
+
+/** One firmware record a plan passes to the next kernel (`efi_info`, `SETUP_EFI`, `acpi_rsdp_addr`). */
+export interface FirmwareRecord {
+  /** The field or record (`efi_info`, `SETUP_EFI`, `secure_boot`, `acpi_rsdp_addr`). */
+  name: string;
+  /** What it holds, for people. */
+  detail: string;
+}
+
+/** What a plan hands the next kernel about the firmware. */
+export interface FirmwareHandover {
+  /** The running machine's firmware. */
+  machine: "uefi" | "bios";
+  /**
+   * What the next kernel gets: `efi` (EFI runtime services and tables) or `bios` (none: a BIOS machine, --noefi,
+   * or an EFI machine whose EFI cannot be handed over).
+   */
+  handover: "efi" | "bios";
+  /** The records passed, in order. */
+  records: FirmwareRecord[];
+  /** On an EFI machine whose EFI is not handed over: why, what the next kernel lacks, and what would do better. */
+  withheld?: {
+    /** Why EFI is not handed over. */
+    reason: string;
+    /** The user asked for it (--noefi). */
+    requested: boolean;
+    /** What the next kernel lacks. */
+    lacks: string;
+    /** What would do better (`kexec_file_load (-s) ...`), when something would. */
+    hint?: string;
+  };
 }
 
 /** One kexec_load call, fully decided. */
@@ -53,6 +86,12 @@ export interface LoadPlan {
   digest: Uint8Array;
   /** Remarks for the user (why a choice was made). */
   notes: string[];
+  /** What the user must know about the load (printed for real loads too); absent when there is nothing. */
+  warnings?: string[];
+  /** What the next kernel is told about the firmware (loaders that say). */
+  firmware?: FirmwareHandover;
+  /** What a wrapped image (a UKI) or boot entry said about itself; absent for a plain kernel file. */
+  image?: ImageInfo;
 }
 
 /** The kernel's limit on segments (KEXEC_SEGMENT_MAX). */

@@ -23,7 +23,7 @@
 
 import { fail, hex } from "../errors.ts";
 import { alignUp, clampRanges, PAGE_SIZE, type Range, sortRanges } from "../memory/ranges.ts";
-import { freeBytes, freeList, place } from "../memory/placement.ts";
+import { type Layout, newLayout, NO_LIMIT } from "./layout.ts";
 import { buildElfcorehdr, type CoreInputs, elfcorehdrMemsz } from "../crash/elfcorehdr.ts";
 import type { CrashRegions } from "../crash/region.ts";
 import { cmaRangesText } from "../crash/sysfs.ts";
@@ -33,11 +33,9 @@ import { computeDigest } from "../purgatory/digest.ts";
 import { KEXEC_ON_CRASH } from "../abi.ts";
 import type { Arch } from "../arch/types.ts";
 import { chooseHotplugFlag } from "../arch/hotplug_flag.ts";
-import type { BufferRequest, ImageLoader, LoadContext } from "./contract.ts";
+import type { ImageLoader } from "./contract.ts";
 import type { LoadPlan, PlanSegment } from "./plan.ts";
 import type { LoadKind } from "./request.ts";
-
-const NO_LIMIT = 1n << 64n;
 
 /** Everything the planner needs; gathered by the caller (./build.ts) through the SystemView. */
 export interface PlannerInput<I = unknown, M = unknown> {
@@ -66,6 +64,8 @@ export interface PlannerInput<I = unknown, M = unknown> {
   serialPort: number;
   /** 32 bytes for the next kernel's RNG seed (random in the CLI, fixed in tests). */
   rngSeed: Uint8Array;
+  /** `--noefi`: no EFI handover. */
+  noefi?: boolean;
 }
 
 /**
@@ -87,161 +87,53 @@ export function captureParams(elfcorehdrAddr: bigint, userCmdline: string): stri
  *   KexecError("bad-image") when the machine rules the image out
  */
 export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
-  const { arch, kind } = input;
-  const crash = input.crash;
+  const { arch, kind, crash } = input;
   const memMin = input.memMin ?? 0n;
   const memMax = input.memMax !== undefined ? input.memMax + 1n : NO_LIMIT;
   const allowed = clampRanges(crash ? [crash.regions.main] : arch.usableRam(input.machine), memMin, memMax);
   if (allowed.length === 0) {
     fail("layout", crash ? "--mem-min/--mem-max exclude the whole crash region" : "no RAM inside --mem-min/--mem-max");
   }
-  const free = freeList(allowed);
-  const hint = crash
-    ? "reserve more memory with crashkernel= or use a smaller initrd"
-    : "widen --mem-min/--mem-max or use a smaller initrd";
   const bounds: Range = crash ? crash.regions.main : { start: 0n, end: NO_LIMIT };
-  const segments: PlanSegment[] = [];
-  const loaderNotes: string[] = [];
-  const planNotes: string[] = [];
+  const layout = newLayout({
+    allowed,
+    bounds,
+    crash: crash !== undefined,
+    memLimited: input.memMin !== undefined || input.memMax !== undefined,
+  });
+  const notes: string[] = [];
+  const warnings: string[] = [];
 
-  /**
-   * Reserves memory for `req` inside the bounds; the segment's memsz is the request's, page-aligned. A window that
-   * cannot hold the buffer even in empty memory is named as the cause (not "reserve more memory").
-   */
-  const reserve = (req: Omit<BufferRequest, "bytes">): bigint => {
-    const what = req.what ?? req.role;
-    const min = req.min > bounds.start ? req.min : bounds.start;
-    const max = req.max < bounds.end ? req.max : bounds.end;
-    const size = alignUp(req.memsz, PAGE_SIZE);
-    const fits = allowed.some((r) => {
-      const lo = alignUp(r.start > min ? r.start : min, req.align > PAGE_SIZE ? req.align : PAGE_SIZE);
-      const hi = r.end < max ? r.end : max;
-      return hi > lo && hi - lo >= size;
-    });
-    if (!fits) {
-      const window = `[${hex(req.min)}, ${req.max >= NO_LIMIT ? "the top of memory" : hex(req.max)})`;
-      const where = crash
-        ? `the crash region ${hex(bounds.start)}-${hex(bounds.end - 1n)}${
-          input.memMin !== undefined || input.memMax !== undefined ? " inside --mem-min/--mem-max" : ""
-        }`
-        : input.memMin !== undefined || input.memMax !== undefined
-        ? "usable RAM inside --mem-min/--mem-max"
-        : "usable RAM";
-      fail(
-        "layout",
-        `no room for the ${what} (${hex(size)} bytes) in ${window}${req.why ? ` (${req.why})` : ""}: ${where} ` +
-          `does not reach into that window; ${
-            crash
-              ? "reserve the crash region inside it (crashkernel=SIZE@OFFSET, or without ,high)"
-              : "widen --mem-min/--mem-max"
-          }`,
-      );
-    }
-    return place(free, {
-      what,
-      memsz: req.memsz,
-      align: req.align,
-      min,
-      max,
-      topDown: req.topDown,
-      prefer: req.prefer,
-    }, hint);
-  };
-  const addBuffer = (req: BufferRequest): bigint => {
-    const mem = reserve(req);
-    const buf = typeof req.bytes === "function" ? req.bytes(mem) : req.bytes;
-    const memsz = alignUp(req.memsz, PAGE_SIZE);
-    if (BigInt(buf.length) > memsz) {
-      fail("layout", `the ${req.what ?? req.role} is ${hex(buf.length)} bytes, more than the ${hex(memsz)} reserved`);
-    }
-    segments.push({ role: req.role, buf, mem, memsz });
-    return mem;
-  };
-
-  // 1. The elfcorehdr at the top of the crash region, then the command line that names it.
-  let cmdline = input.cmdline;
-  let elfcorehdr: Range | undefined;
-  if (crash) {
-    const memsz = elfcorehdrMemsz(crash.core, crash.hotplugBytes);
-    const mem = addBuffer({
-      role: "elfcorehdr",
-      bytes: buildElfcorehdr(crash.core),
-      memsz,
-      align: PAGE_SIZE,
-      min: 0n,
-      max: NO_LIMIT,
-      topDown: true,
-    });
-    elfcorehdr = { start: mem, end: mem + memsz };
-    cmdline = `${captureParams(mem, cmdline)} ${cmdline}`.trim();
-    if (crash.regions.cma?.length) {
-      planNotes.push(
-        `crashkernel=,cma ranges ${
-          cmaRangesText(crash.regions.cma)
-        } go to the capture kernel as usable memory and stay out of the dump, as the kernel's own loader does`,
-      );
-    }
-    if (crash.core.missingCpus.length) {
-      planNotes.push(
-        `possible CPUs ${
-          crash.core.missingCpus.join(",")
-        } have no crash_notes node (not present); the kernel adds their notes on its first hotplug rewrite`,
-      );
-    }
-  }
+  // 1. Crash loads: the elfcorehdr at the top of the crash region, and the command line that names it.
+  const header = crash ? placeCrashHeader(layout, crash, input.cmdline) : undefined;
+  const cmdline = header?.cmdline ?? input.cmdline;
 
   // 2. The image's own buffers.
-  const ctx: LoadContext<M> = {
+  const loaded = input.loader.load(input.image, {
     kind,
     kernelName: input.kernelName,
     initrd: input.initrd,
     cmdline,
     machine: input.machine,
-    crash: crash && elfcorehdr ? { regions: crash.regions, iomem: crash.iomem, elfcorehdr } : undefined,
+    crash: crash && header ? { regions: crash.regions, iomem: crash.iomem, elfcorehdr: header.range } : undefined,
     rngSeed: input.rngSeed,
-    addBuffer,
-    note: (text) => loaderNotes.push(text),
-  };
-  const loaded = input.loader.load(input.image, ctx);
+    noefi: input.noefi,
+    addBuffer: layout.addBuffer,
+    note: (text) => notes.push(text),
+    warn: (text) => warnings.push(text),
+  });
+  if (header) notes.push(...header.notes);
 
   // 3. The purgatory, last: its contents depend on every other segment.
   const pl = purgatoryLayout();
-  const windows = arch.purgatoryWindows(kind);
-  let purgatoryAddr: bigint | undefined;
-  for (let i = 0; purgatoryAddr === undefined; i++) {
-    try {
-      purgatoryAddr = reserve({
-        role: "purgatory",
-        memsz: pl.memsz,
-        align: pl.align > PAGE_SIZE ? pl.align : PAGE_SIZE,
-        ...windows[i],
-        topDown: true,
-      });
-    } catch (e) {
-      if (i + 1 >= windows.length) throw e;
-    }
-  }
-
-  if (crash) {
-    const left = freeBytes(free);
-    const ramTop = crash.core.ram.reduce((m, r) => (r.end > m ? r.end : m), bounds.end);
-    const slack = arch.crashSlackBytes(ramTop);
-    if (left < slack) {
-      fail(
-        "layout",
-        `the crash region ${hex(bounds.start)}-${hex(bounds.end - 1n)} would keep ${hex(left)} free bytes; ` +
-          `the kernel needs ${hex(slack)} for its control and page-table pages: reserve more with crashkernel= or ` +
-          "use a smaller initrd",
-      );
-    }
-  }
+  const purgatoryAddr = layout.reserveInWindows(
+    { role: "purgatory", memsz: pl.memsz, align: pl.align > PAGE_SIZE ? pl.align : PAGE_SIZE },
+    arch.purgatoryWindows(kind),
+  );
+  if (crash) checkCrashSlack(layout, bounds, arch.crashSlackBytes(crashRamTop(crash.core, bounds)));
 
   const hotplug = crash?.hotplugBytes !== undefined;
-  const verified = sortRanges(segments.map((s) => ({ start: s.mem, end: s.mem + s.memsz, s })))
-    .map((r) => r.s)
-    .filter((s) => !(hotplug && s.role === "elfcorehdr"));
-  const shaRegions = verified.map((s) => ({ start: s.mem, len: BigInt(s.buf.length) }));
-  const digest = computeDigest(verified.map((s) => ({ buf: s.buf, len: BigInt(s.buf.length) })));
+  const { shaRegions, digest } = digestOf(layout.segments, hotplug);
   const purgatory = buildPurgatory(purgatoryAddr, {
     kernelEntry: loaded.kernelEntry,
     bootParams: loaded.bootParams,
@@ -250,16 +142,15 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     skipChecks: input.skipChecks,
     serialPort: input.serialPort,
   });
-  segments.push({
-    role: "purgatory",
+  const segments = [...layout.segments, {
+    role: "purgatory" as const,
     buf: purgatory.buf,
     mem: purgatoryAddr,
     memsz: alignUp(purgatory.memsz, PAGE_SIZE),
-  });
+  }];
 
   let flags = arch.kexecArch;
   if (crash) flags |= KEXEC_ON_CRASH;
-  const notes = [...loaderNotes, ...planNotes];
   if (hotplug) {
     const choice = chooseHotplugFlag(arch.hotplugFlags, crash?.kernelRelease);
     flags |= choice.flag;
@@ -285,5 +176,78 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     shaRegions,
     digest,
     notes,
+    ...(warnings.length ? { warnings } : {}),
+    ...(loaded.firmware ? { firmware: loaded.firmware } : {}),
+  };
+}
+
+/** The elfcorehdr, placed at the top of the crash region, and the capture command line that names it. */
+function placeCrashHeader(
+  layout: Layout,
+  crash: NonNullable<PlannerInput["crash"]>,
+  userCmdline: string,
+): { range: Range; cmdline: string; notes: string[] } {
+  const memsz = elfcorehdrMemsz(crash.core, crash.hotplugBytes);
+  const mem = layout.addBuffer({
+    role: "elfcorehdr",
+    bytes: buildElfcorehdr(crash.core),
+    memsz,
+    align: PAGE_SIZE,
+    min: 0n,
+    max: NO_LIMIT,
+    topDown: true,
+  });
+  const missing = crash.core.missingCpus;
+  const cma = crash.regions.cma ?? [];
+  return {
+    range: { start: mem, end: mem + memsz },
+    cmdline: `${captureParams(mem, userCmdline)} ${userCmdline}`.trim(),
+    notes: [
+      ...(cma.length
+        ? [
+          `crashkernel=,cma ranges ${
+            cmaRangesText(cma)
+          } go to the capture kernel as usable memory and stay out of the dump, as the kernel's own loader does`,
+        ]
+        : []),
+      ...(missing.length
+        ? [
+          `possible CPUs ${missing.join(",")} have no crash_notes node (not present); the kernel adds their notes ` +
+          "on its first hotplug rewrite",
+        ]
+        : []),
+    ],
+  };
+}
+
+/** The top of the RAM the identity map must cover (for the crash region's page-table slack). */
+function crashRamTop(core: CoreInputs, bounds: Range): bigint {
+  return core.ram.reduce((m, r) => (r.end > m ? r.end : m), bounds.end);
+}
+
+/** Refuses a crash layout that leaves the kernel too little of the region for its control and page-table pages. */
+function checkCrashSlack(layout: Layout, region: Range, slack: bigint): void {
+  const left = layout.freeBytes();
+  if (left < slack) {
+    fail(
+      "layout",
+      `the crash region ${hex(region.start)}-${hex(region.end - 1n)} would keep ${hex(left)} free bytes; ` +
+        `the kernel needs ${hex(slack)} for its control and page-table pages: reserve more with crashkernel= or ` +
+        "use a smaller initrd",
+    );
+  }
+}
+
+/**
+ * What purgatory verifies: every segment but itself and, with hotplug, the elfcorehdr (the kernel rewrites it), in
+ * address order, each over the bytes kexec-ts supplied.
+ */
+function digestOf(segments: readonly PlanSegment[], hotplug: boolean) {
+  const verified = sortRanges(segments.map((s) => ({ start: s.mem, end: s.mem + s.memsz, s })))
+    .map((r) => r.s)
+    .filter((s) => !(hotplug && s.role === "elfcorehdr"));
+  return {
+    shaRegions: verified.map((s) => ({ start: s.mem, len: BigInt(s.buf.length) })),
+    digest: computeDigest(verified.map((s) => ({ buf: s.buf, len: BigInt(s.buf.length) }))),
   };
 }

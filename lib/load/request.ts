@@ -7,6 +7,7 @@
  */
 
 import { fail } from "../errors.ts";
+import { jsonFields } from "../json_fields.ts";
 import { readText, type SystemView } from "../system.ts";
 
 /** Which syscall loads the image: kexec_load (the default), kexec_file_load, or file first with fallback (`-a`). */
@@ -44,6 +45,19 @@ export interface LoadRequest {
   noChecks: boolean;
   /** I/O port purgatory reports its check on (`--console-serial`, `--serial=`); 0 = silent. */
   serialPort: number;
+  /**
+   * `--noefi`: hand the next kernel no EFI (runtime services, system table), as on a BIOS machine; it finds ACPI
+   * through the RSDP. A crash record without this field was written before kexec-ts handed EFI over, so it reads
+   * as true there (the load it repeats was made that way).
+   */
+  noefi: boolean;
+  /** The profile of a multi-profile UKI (`--uki-profile`); undefined = 0, or the command line's `@N`. */
+  ukiProfile?: number;
+  /**
+   * The boot entry this request was made from (`--boot-entry`, resolved by ../boot/): shown in plans and status.
+   * Informational: the request's files are what is loaded, and `reload` repeats those, not the entry choice.
+   */
+  bootEntry?: string;
 }
 
 /** The fields a caller must give; everything else has the CLI's defaults. */
@@ -71,6 +85,7 @@ export function loadRequest(init: LoadRequestInit): LoadRequest {
     hotplug: "auto",
     noChecks: false,
     serialPort: 0,
+    noefi: false,
     ...init,
   };
 }
@@ -150,56 +165,27 @@ export function requestToJson(req: LoadRequest): Record<string, unknown> {
  * @throws KexecError("io") naming the first bad field
  */
 export function requestFromJson(value: unknown, where: string): LoadRequest {
-  const bad = (field: string, want: string): never =>
-    fail("io", `${where}: field "${field}" is not ${want}; load again with kexec-ts -p`);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) bad("request", "an object");
-  const o = value as Record<string, unknown>;
-  const str = (k: string, optional = false): string | undefined => {
-    const v = o[k];
-    if (v === undefined && optional) return undefined;
-    if (typeof v !== "string") bad(k, "a string");
-    return v as string;
-  };
-  const oneOf = <T extends string>(k: string, allowed: readonly T[]): T => {
-    const v = o[k];
-    if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) bad(k, `one of ${allowed.join(", ")}`);
-    return v as T;
-  };
-  const bool = (k: string): boolean => {
-    if (typeof o[k] !== "boolean") bad(k, "true or false");
-    return o[k] as boolean;
-  };
-  const addr = (k: string): bigint | undefined => {
-    const v = o[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || !/^0x[0-9a-f]{1,16}$/i.test(v)) bad(k, "a 0x hex address");
-    return BigInt(v as string);
-  };
-  const initrds = o.initrds;
-  if (!Array.isArray(initrds) || !initrds.every((p) => typeof p === "string")) bad("initrds", "a list of paths");
-  const port = o.serialPort;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 0xffff) {
-    bad("serialPort", "an I/O port number (0-65535)");
-  }
+  const f = jsonFields(value, where, "request", "load again with kexec-ts -p");
   const req = loadRequest({
-    kind: oneOf("kind", ["reboot", "crash"] as const),
-    kernel: str("kernel")!,
-    initrds: initrds as string[],
-    append: str("append", true),
-    reuseCmdline: bool("reuseCmdline"),
-    type: str("type", true),
-    syscall: oneOf("syscall", ["kexec_load", "kexec_file_load", "auto"] as const),
-    hotplug: oneOf("hotplug", ["auto", "require", "off"] as const),
-    memMin: addr("memMin"),
-    memMax: addr("memMax"),
-    noChecks: bool("noChecks"),
-    serialPort: port as number,
+    kind: f.oneOf("kind", ["reboot", "crash"] as const),
+    kernel: f.str("kernel"),
+    initrds: f.strings("initrds", "a list of paths"),
+    append: f.optionalStr("append"),
+    reuseCmdline: f.bool("reuseCmdline"),
+    type: f.optionalStr("type"),
+    syscall: f.oneOf("syscall", ["kexec_load", "kexec_file_load", "auto"] as const),
+    hotplug: f.oneOf("hotplug", ["auto", "require", "off"] as const),
+    memMin: f.optionalHex("memMin"),
+    memMax: f.optionalHex("memMax"),
+    noChecks: f.bool("noChecks"),
+    serialPort: f.int("serialPort", 0, 0xffff, "an I/O port number (0-65535)"),
+    // Absent in records written before --noefi meant anything: those loads handed over no EFI.
+    noefi: f.raw.noefi === undefined ? true : f.bool("noefi"),
+    ukiProfile: f.raw.ukiProfile === undefined ? undefined : f.int("ukiProfile", 0, 255, "a profile number"),
+    bootEntry: f.optionalStr("bootEntry"),
   });
-  for (const p of [req.kernel, ...req.initrds]) {
-    if (!p.startsWith("/") || p.includes("\0")) {
-      bad(p === req.kernel ? "kernel" : "initrds", p === req.kernel ? "an absolute path" : "a list of absolute paths");
-    }
-  }
+  if (!req.kernel.startsWith("/") || req.kernel.includes("\0")) f.bad("kernel", "an absolute path");
+  if (req.initrds.some((p) => !p.startsWith("/") || p.includes("\0"))) f.bad("initrds", "a list of absolute paths");
   for (const k of Object.keys(req) as (keyof LoadRequest)[]) if (req[k] === undefined) delete req[k];
   return req;
 }

@@ -14,8 +14,10 @@
 
 import { fail, KexecError } from "../errors.ts";
 import { readText, type SystemView } from "../system.ts";
-import { writeFileAtomic } from "../files.ts";
+import { describeFsError, writeFileAtomic } from "../files.ts";
+import { jsonFields } from "../json_fields.ts";
 import { type LoadRequest, loadRequest, requestFromJson, requestToJson } from "../load/request.ts";
+import type { ImageInfo } from "../load/image_info.ts";
 
 /** Where kexec-ts keeps its state by default: tmpfs, gone with the boot like the loaded image. */
 export const DEFAULT_RUN_DIR = "/run/kexec-ts";
@@ -51,6 +53,8 @@ export interface CrashLoadRecord {
   bootId: string;
   /** ISO time of the load. */
   loadedAt: string;
+  /** What a UKI or boot entry said about the loaded kernel (absent for a plain kernel file). */
+  image?: ImageInfo;
 }
 
 /** Reading a record: absent (or from an earlier boot), valid, or unusable with the reason. */
@@ -67,7 +71,8 @@ export type RecordRead =
 export function requestFromV1Argv(argv: readonly string[], where: string): LoadRequest {
   const bad = (what: string): never =>
     fail("io", `${where}: the recorded argv has ${what}; load again with kexec-ts -p`);
-  const req = loadRequest({ kind: "crash", kernel: "" });
+  // 0.1.0 handed the capture kernel no EFI: a reload repeats that load (noefi).
+  const req = loadRequest({ kind: "crash", kernel: "", noefi: true });
   let sawPanic = false;
   for (const [i, a] of argv.entries()) {
     if (typeof a !== "string") bad(`a non-string element at ${i}`);
@@ -99,35 +104,46 @@ export function requestFromV1Argv(argv: readonly string[], where: string): LoadR
 
 /** Checks every field of a parsed record; converts version 1. */
 export function recordFromJson(value: unknown, where: string): CrashLoadRecord {
-  const bad = (field: string, want: string): never =>
-    fail("io", `${where}: field "${field}" is not ${want}; load again with kexec-ts -p`);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) bad("record", "an object");
-  const o = value as Record<string, unknown>;
-  if (o.version !== 1 && o.version !== 2) bad("version", "1 or 2");
-  let request: LoadRequest;
-  if (o.version === 1) {
-    if (!Array.isArray(o.argv)) bad("argv", "a list");
-    request = requestFromV1Argv(o.argv as unknown[] as string[], where);
-  } else {
-    request = requestFromJson(o.request, where);
-  }
-  if (request.kind !== "crash") bad("request.kind", '"crash"');
-  if (o.syscall !== "kexec_load" && o.syscall !== "kexec_file_load") bad("syscall", "kexec_load or kexec_file_load");
-  if (typeof o.flags !== "number" || !Number.isInteger(o.flags) || o.flags < 0 || o.flags > 0xffffffff) {
-    bad("flags", "a 32-bit number");
-  }
-  if (typeof o.hotplug !== "boolean") bad("hotplug", "true or false");
-  if (typeof o.bootId !== "string") bad("bootId", "a string");
-  if (typeof o.loadedAt !== "string" || Number.isNaN(Date.parse(o.loadedAt as string))) bad("loadedAt", "a time");
-  return {
+  const f = jsonFields(value, where, "record", "load again with kexec-ts -p");
+  const version = f.int("version", 1, 2, "1 or 2");
+  const request = version === 1
+    ? requestFromV1Argv(f.strings("argv", "a list"), where)
+    : requestFromJson(f.raw.request, where);
+  if (request.kind !== "crash") f.bad("request.kind", '"crash"');
+  const loadedAt = f.raw.loadedAt;
+  if (typeof loadedAt !== "string" || Number.isNaN(Date.parse(loadedAt))) f.bad("loadedAt", "a time");
+  const record: CrashLoadRecord = {
     version: 2,
     request,
-    syscall: o.syscall as CrashLoadRecord["syscall"],
-    flags: o.flags as number,
-    hotplug: o.hotplug as boolean,
-    bootId: o.bootId as string,
-    loadedAt: o.loadedAt as string,
+    syscall: f.oneOf("syscall", ["kexec_load", "kexec_file_load"] as const),
+    flags: f.int("flags", 0, 0xffffffff, "a 32-bit number"),
+    hotplug: f.bool("hotplug"),
+    bootId: f.str("bootId"),
+    loadedAt: loadedAt as string,
   };
+  if (f.raw.image !== undefined) record.image = imageFromJson(f.raw.image, where);
+  return record;
+}
+
+/** The record's `image`, every field checked (strings, small numbers, a list of text). */
+function imageFromJson(value: unknown, where: string): ImageInfo {
+  const f = jsonFields(value, `${where} (image)`, "image", "load again with kexec-ts -p");
+  const num = (k: string) => (f.raw[k] === undefined ? undefined : f.int(k, 0, 0xffff, "a small number"));
+  const info: ImageInfo = {
+    format: f.str("format"),
+    title: f.optionalStr("title"),
+    version: f.optionalStr("version"),
+    uname: f.optionalStr("uname"),
+    profile: num("profile"),
+    profileCount: num("profileCount"),
+    profileId: f.optionalStr("profileId"),
+    profileTitle: f.optionalStr("profileTitle"),
+    machine: f.optionalStr("machine"),
+    bootEntry: f.optionalStr("bootEntry"),
+    parts: f.strings("parts", "a list of text"),
+  };
+  for (const k of Object.keys(info) as (keyof ImageInfo)[]) if (info[k] === undefined) delete info[k];
+  return info;
 }
 
 /**
@@ -160,7 +176,7 @@ export function writeCrashRecord(rec: CrashLoadRecord, path = crashRecordPath())
     writeFileAtomic(path, recordText(rec));
     return undefined;
   } catch (e) {
-    return `could not record the load in ${path}: ${(e as Error).message}`;
+    return `could not record the load in ${path}: ${describeFsError(e)}`;
   }
 }
 

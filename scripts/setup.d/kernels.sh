@@ -4,6 +4,8 @@
 #   6.12    the newest linux-image-6.12.N+deb12-amd64-unsigned (bookworm-security or -backports)
 #   newest  the newest kernel Debian ships: trixie-backports' linux-binary-unsigned-*+deb13-amd64 (config from
 #           linux-base-*), found by name so the matrix moves forward; KEXEC_TS_NEWEST_PKG pins one
+# Beside each kernel: efivarfs/RELEASE/efivarfs.ko (uncompressed), the one module the UEFI VM tests load (Debian
+# builds efivarfs as a module; the guests have no other modules).
 
 PINNED_NEWEST=linux-binary-unsigned-7.3.4+deb13-amd64
 
@@ -22,8 +24,40 @@ fetch_kernel() {
   cp "$vmlinuz" "$dir.new/vmlinuz"
   [ -n "$config" ] && cp "$config" "$dir.new/config"
   echo "$pkg" > "$dir.new/package"
+  copy_efivarfs_module "$tmp/x" "$dir.new" || true
   rm -rf "$tmp" "$dir"
   mv "$dir.new" "$dir"
+}
+
+# copy_efivarfs_module TREE DIR: efivarfs.ko from an unpacked kernel package TREE into DIR/efivarfs/RELEASE/;
+# fails when TREE has none (trixie-backports keeps modules in linux-modules-VERSION).
+copy_efivarfs_module() {
+  local ko release
+  ko=$(find "$1" -path '*/lib/modules/*/efivarfs.ko*' -type f | head -n 1)
+  [ -n "$ko" ] || return 1
+  release=${ko#*/lib/modules/}
+  release=${release%%/*}
+  mkdir -p "$2/efivarfs/$release"
+  case "$ko" in
+    *.xz) xz -dc "$ko" > "$2/efivarfs/$release/efivarfs.ko" ;;
+    *.zst) zstd -dcq "$ko" > "$2/efivarfs/$release/efivarfs.ko" ;;
+    *) cp "$ko" "$2/efivarfs/$release/efivarfs.ko" ;;
+  esac
+}
+
+# fetch_efivarfs_module ID: the efivarfs module of a kernel whose package did not carry it (or that was unpacked
+# before modules were kept), from its package or its linux-modules-VERSION package. Tried once.
+fetch_efivarfs_module() {
+  local dir="$root/.cache/kernels/$1" pkg tmp
+  [ -f "$dir/vmlinuz" ] && [ ! -d "$dir/efivarfs" ] || return 0
+  pkg=$(cat "$dir/package")
+  case "$pkg" in linux-binary-unsigned-*) pkg=linux-modules-${pkg#linux-binary-unsigned-} ;; esac
+  echo "setup: fetching the $1 guest kernel's efivarfs module from $pkg" >&2
+  tmp=$(mktemp -d)
+  fetch_debs "$tmp" "$pkg"
+  copy_efivarfs_module "$tmp/x" "$dir" || echo "setup: $pkg has no efivarfs module" >&2
+  mkdir -p "$dir/efivarfs"
+  rm -rf "$tmp"
 }
 
 fetch_kernels() {
@@ -45,4 +79,5 @@ fetch_kernels() {
       fetch_kernel newest "$(newest_package '^linux-image-[0-9]+\.[0-9.]+\+deb13-amd64-unsigned$')"
     fi
   fi
+  for id in 6.1 6.12 newest; do fetch_efivarfs_module "$id"; done
 }

@@ -18,7 +18,8 @@
 
 import { createHash } from "node:crypto";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
-import { DEFAULT_KERNEL, type KernelId, kernelImage } from "./kernels.ts";
+import { DEFAULT_KERNEL, KERNEL_IDS, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
+import { tmpPath } from "../tmp_path.ts";
 
 /** The checkout root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -56,6 +57,15 @@ export function requireIngredients(kernel: KernelId = DEFAULT_KERNEL): void {
   }
   if (missing.length) {
     throw new Error(`VM test ingredients missing: ${missing.join(", ")}; run scripts/setup --vm (as root)`);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -166,8 +176,9 @@ function cached(name: string, tree: Tree): string {
   try {
     Deno.statSync(path);
   } catch {
-    Deno.writeFileSync(`${path}.tmp-${Deno.pid}`, tree.archive());
-    Deno.renameSync(`${path}.tmp-${Deno.pid}`, path);
+    const tmp = tmpPath(path);
+    Deno.writeFileSync(tmp, tree.archive());
+    Deno.renameSync(tmp, path);
     for (const e of Deno.readDirSync(CACHE)) {
       if (!new RegExp(`^${name}-[0-9a-f]{16}\\.cpio$`).test(e.name)) continue;
       const old = `${CACHE}/${e.name}`;
@@ -195,6 +206,29 @@ export function pseudoRandom(len: number, seed = 0x9e3779b9): Uint8Array {
   return out;
 }
 
+/**
+ * The guest kernels' efivarfs modules (scripts/setup.d/kernels.sh keeps them in .cache/kernels/ID/efivarfs/RELEASE/)
+ * as /lib/modules/RELEASE/efivarfs.ko: Debian builds efivarfs as a module, and the UEFI tests list and read EFI
+ * variables in the first, second and capture kernels. Every kernel's copy goes in (each is < 150 KB), so the
+ * kernel-independent stage-2 initrd has the one for whichever kernel boots it.
+ */
+function addGuestModules(t: Tree): void {
+  for (const id of KERNEL_IDS) {
+    const dir = `${kernelDir(id)}/efivarfs`;
+    let releases: Deno.DirEntry[];
+    try {
+      releases = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const r of releases) {
+      try {
+        t.hostFile(`/lib/modules/${r.name}/efivarfs.ko`, `${dir}/${r.name}/efivarfs.ko`);
+      } catch { /* that kernel's package had none */ }
+    }
+  }
+}
+
 /** The marker file the stage-2 initrd carries; the guest prints it so tests know our initrd was used. */
 export const STAGE2_MARKER = "kexec-ts-stage2-initrd-7f3a";
 
@@ -204,8 +238,17 @@ function stage2Tree(payloadBytes: number): Tree {
   t.hostFile("/init", `${ROOT}/tests/vm/guest/stage2-init.sh`, 0o755);
   t.program("/usr/bin/makedumpfile", HOST_PROGRAMS.makedumpfile);
   t.file("/kts-marker", STAGE2_MARKER + "\n");
+  addGuestModules(t);
   if (payloadBytes) t.file("/payload.bin", pseudoRandom(payloadBytes));
   return t;
+}
+
+/**
+ * The stage-2 initrd alone (built, or found in the cache): for guests whose first stage is not the main image (the
+ * packaging tests boot a distribution's initramfs and kexec into a kernel with this initrd).
+ */
+export function stage2Image(): string {
+  return cached("stage2", stage2Tree(0));
 }
 
 /** Paths of the built images. */
@@ -224,6 +267,13 @@ export interface ImageOptions {
   big?: boolean;
   /** The kernel the guest boots and carries as /boot/vmlinuz (default 6.12). */
   kernel?: KernelId;
+  /** More host files for the main image (guest path -> host path), cached as the variant `main-KERNEL-NAME`. */
+  extra?: { name: string; files: Record<string, string> };
+  /**
+   * kexec-ts bundled into one file (`deno task bundle`): /bin/kexec-ts then runs it laid out as the Debian package
+   * does (packaging/launcher.sh, /usr/lib/kexec-ts/kexec-ts.js and deno), and /bin/kexec-ts-src runs the source tree.
+   */
+  bundle?: string;
 }
 
 /** Builds (or reuses) every guest image. */
@@ -235,6 +285,7 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   const t = new Tree();
   t.base();
   t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
+  addGuestModules(t);
   t.program("/usr/local/bin/deno", DENO);
   t.program("/sbin/kexec", HOST_PROGRAMS.kexec);
   t.hostTree("/opt/kexec-new", PEER_NEW_DIR, () => true);
@@ -247,13 +298,20 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.program("/usr/bin/udevadm", HOST_PROGRAMS.udevadm);
   t.program("/usr/bin/flock", HOST_PROGRAMS.flock);
   t.dir("/etc/udev/rules.d");
-  t.file(
-    "/bin/kexec-ts",
-    '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n',
-    0o755,
-  );
+  const fromSource = '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --quiet --cached-only /kts/main.ts "$@"\n';
+  if (opts.bundle) {
+    t.hostFile("/usr/sbin/kexec-ts", `${ROOT}/packaging/launcher.sh`, 0o755);
+    t.symlink("/bin/kexec-ts", "/usr/sbin/kexec-ts");
+    t.hostFile("/usr/lib/kexec-ts/kexec-ts.js", opts.bundle);
+    t.symlink("/usr/lib/kexec-ts/deno", "/usr/local/bin/deno");
+    t.file("/bin/kexec-ts-src", fromSource, 0o755);
+  } else {
+    t.file("/bin/kexec-ts", fromSource, 0o755);
+  }
   t.hostFile("/kts/deno.json", `${ROOT}/deno.json`);
   t.hostFile("/kts/main.ts", `${ROOT}/main.ts`);
+  // The shipped form, when built (`deno task bundle`; the benchmark builds it): the load benchmark times it too.
+  if (exists(`${ROOT}/dist/kexec-ts.js`)) t.hostFile("/kts/dist/kexec-ts.js", `${ROOT}/dist/kexec-ts.js`);
   const ts = (rel: string) => !rel.includes(".") || rel.endsWith(".ts") || rel.endsWith(".sh") || rel.endsWith(".json");
   t.hostTree("/kts/lib", `${ROOT}/lib`, ts);
   t.hostTree("/kts/ffi", `${ROOT}/ffi`, ts);
@@ -261,6 +319,8 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.hostFile("/boot/vmlinuz", kernelImage(kernel));
   t.hostFile("/boot/stage2.cpio", stage2);
   if (stage2Big) t.hostFile("/boot/stage2-big.cpio", stage2Big);
-  const main = cached(`main-${kernel}${opts.big ? "-big" : ""}`, t);
+  for (const [guest, host] of Object.entries(opts.extra?.files ?? {})) t.hostFile(guest, host);
+  const variant = `${opts.big ? "-big" : ""}${opts.extra ? `-${opts.extra.name}` : ""}${opts.bundle ? "-bundle" : ""}`;
+  const main = cached(`main-${kernel}${variant}`, t);
   return { main, stage2, stage2Big };
 }

@@ -22,6 +22,31 @@ import { closeFd, openLockFile, tryLockExclusive } from "../../ffi/libc.ts";
 /** The firmware a guest boots under. */
 export type Firmware = "bios" | "uefi";
 
+/**
+ * Which QEMU runs the guest: the system's (Debian's qemu-system-x86, 7.2 on bookworm) or QEMU 10 from
+ * bookworm-backports, unpacked into .cache/qemu10 by `scripts/setup --vm` (scripts/setup.d/qemu10.sh) and run
+ * with its own data directories (-L). QEMU 10's TCG emulates the SHA extensions (`cpu: "max"`); 7.2's does not.
+ */
+export type QemuChoice = "system" | "10";
+
+const QEMU10 = new URL("../../.cache/qemu10", import.meta.url).pathname;
+
+/** The QEMU binary and the arguments it needs before any other; fails (never skips) when QEMU 10 is missing. */
+export function qemuCommand(choice: QemuChoice): { binary: string; args: string[] } {
+  if (choice === "system") return { binary: "qemu-system-x86_64", args: [] };
+  const binary = `${QEMU10}/usr/bin/qemu-system-x86_64`;
+  try {
+    Deno.statSync(binary);
+  } catch {
+    throw new Error(`${binary} is missing: the QEMU 10 VM tests need it (scripts/setup --vm unpacks it)`);
+  }
+  // Its own ROMs and firmware first; the system's iPXE ROMs for NIC option ROMs QEMU looks for.
+  return {
+    binary,
+    args: ["-L", `${QEMU10}/usr/share/qemu`, "-L", `${QEMU10}/usr/share/seabios`, "-L", "/usr/lib/ipxe/qemu"],
+  };
+}
+
 /** OVMF as Debian's `ovmf` package installs it: one image with code and variables, for `-bios`. */
 export const OVMF = "/usr/share/ovmf/OVMF.fd";
 
@@ -72,6 +97,10 @@ export interface VmOptions {
   kernel?: KernelId;
   /** `bios` (SeaBIOS, QEMU's default) or `uefi` (Debian's OVMF, booting the kernel's EFI stub). */
   firmware?: Firmware;
+  /** Which QEMU (default: the system's); see {@link QemuChoice}. */
+  qemu?: QemuChoice;
+  /** `-cpu` model (default: QEMU's, qemu64), e.g. "max" for the SHA extensions under QEMU 10. */
+  cpu?: string;
   /** Boot memory, e.g. "2G". */
   memory?: string;
   /** Hotplug: DIMM slots and the maximum memory (e.g. 8, "8G"). */
@@ -89,6 +118,8 @@ export interface VmOptions {
    * use it; the benchmark uses "multi" because it compares timings and a real machine's CPUs do run in parallel.
    */
   tcg?: "single" | "multi";
+  /** Raw disk images attached read-only as virtio disks (/dev/vda, /dev/vdb, ...; the guest needs virtio_blk). */
+  drives?: string[];
   /** Whole-run limit. */
   timeoutMs: number;
   /** Handles `@@KTS-REQ` requests; the default knows `hotadd-mem SIZE_MIB`. */
@@ -102,6 +133,22 @@ export interface VmOptions {
   onDataLine?: (line: string) => void;
   /** Log everything to stderr as it arrives (KTS_VM_VERBOSE=1). */
   verbose?: boolean;
+  /**
+   * The whole kernel command line, instead of the harness's (console=ttyS0 panic=-1 oops=panic ... kts.scenario=),
+   * for images with an init of their own (a distribution's initramfs, whose shell panic= would turn into a reboot).
+   */
+  cmdline?: string;
+  /**
+   * Typed on the console (ttyS0), in order: each `send` once its `expect` has appeared on the console after the
+   * previous step's match (for shells of images the harness did not build).
+   */
+  consoleScript?: ConsoleStep[];
+}
+
+/** One step of {@link VmOptions.consoleScript}. */
+export interface ConsoleStep {
+  expect: RegExp;
+  send: string;
 }
 
 /** What a run produced. */
@@ -193,7 +240,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   const qmpSock = `${dir}/qmp.sock`;
   const memory = opts.memory ?? "2G";
   const memArg = opts.slots ? `${memory},slots=${opts.slots},maxmem=${opts.maxmem ?? "8G"}` : memory;
-  const append = [
+  const append = opts.cmdline ?? [
     "console=ttyS0",
     "panic=-1",
     "oops=panic",
@@ -201,7 +248,10 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     `kts.scenario=${opts.scenario}`,
     opts.append ?? "",
   ].join(" ").trim();
+  const qemu = qemuCommand(opts.qemu ?? "system");
   const args = [
+    ...qemu.args,
+    ...(opts.cpu ? ["-cpu", opts.cpu] : []),
     "-machine",
     opts.machine ?? "q35",
     "-accel",
@@ -233,13 +283,14 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     "none",
     "-net",
     "none",
+    ...(opts.drives ?? []).flatMap((d) => ["-drive", `file=${d},if=virtio,format=raw,readonly=on`]),
   ];
   const start = Date.now();
   const deadline = start + opts.timeoutMs;
   const verbose = opts.verbose ?? Deno.env.get("KTS_VM_VERBOSE") === "1";
-  const child = new Deno.Command("qemu-system-x86_64", {
+  const child = new Deno.Command(qemu.binary, {
     args,
-    stdin: "null",
+    stdin: opts.consoleScript?.length ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -253,6 +304,11 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
   };
   let stopping = false;
+  // The console script: the next step, and where on the console its pattern is looked for.
+  const script = opts.consoleScript ?? [];
+  let step = 0;
+  let scriptFrom = 0;
+  const stdin = script.length ? child.stdin.getWriter() : undefined;
   const consoleLines: { atMs: number; text: string }[] = [];
   let partial = "";
   const consoleDone = pump(child.stdout, (s) => {
@@ -262,6 +318,12 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     while ((nl = partial.indexOf("\n")) >= 0) {
       consoleLines.push({ atMs: Date.now() - start, text: partial.slice(0, nl).replace(/\r/g, "") });
       partial = partial.slice(nl + 1);
+    }
+    while (step < script.length) {
+      const m = script[step].expect.exec(consoleText.slice(scriptFrom));
+      if (!m) break;
+      scriptFrom += m.index + m[0].length;
+      stdin?.write(encoder.encode(script[step++].send)).catch(() => {});
     }
     if (opts.stopOnConsole && !stopping && opts.stopOnConsole.pattern.test(consoleText)) {
       stopping = true;
@@ -360,6 +422,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   }, Math.max(0, deadline - Date.now()));
   const status = await child.status;
   clearTimeout(timer);
+  await stdin?.close().catch(() => {});
   await Promise.allSettled([consoleDone, stderrDone, dataDone]);
   try {
     qmp?.close();

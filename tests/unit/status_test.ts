@@ -154,3 +154,21 @@ Deno.test("syscallPresence: a strong T symbol means compiled in; a weak W stub r
   // Non-root readers see zero addresses; the type letter still tells.
   assert.equal(syscallPresence("0000000000000000 T __x64_sys_kexec_load\n", "kexec_load"), "yes");
 });
+
+Deno.test("gatherStatus: the firmware, UEFI (OVMF guests) or BIOS, with runtime services and Secure Boot", () => {
+  assert.deepEqual(gatherStatus(fsSystemView(machineDir("qemu-q35-2g-crash256m"))).firmware, { kind: "bios" });
+  const uefi = gatherStatus(fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m"))).firmware;
+  assert.equal(uefi?.kind, "uefi");
+  if (uefi?.kind === "uefi") {
+    assert.deepEqual(uefi.runtimeMap, { kind: "present", entryCount: 6 });
+    assert.deepEqual(uefi.secureBoot, { state: "setup-mode", source: "efivars" });
+  }
+  const off = gatherStatus(fsSystemView(machineDir("qemu-q35-2g-ovmf-noruntime"))).firmware;
+  assert.equal(off?.kind === "uefi" && off.runtimeOffBy, "efi=noruntime");
+  // A malformed runtime map does not stop status: it is shown as such, naming the file.
+  const bad = gatherStatus(recordSystemView({ "/sys/firmware/efi/runtime-map/0/type": "x\n" })).firmware;
+  assert.deepEqual(bad?.kind === "uefi" && bad.runtimeMap, {
+    kind: "malformed",
+    why: "/sys/firmware/efi/runtime-map/0/type is missing or not a hex number",
+  });
+});

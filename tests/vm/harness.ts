@@ -25,10 +25,15 @@ export interface Run {
 const images = new Map<string, GuestImages>();
 
 /** The guest images for a kernel (built, or found in the cache, once per test process). */
-export function guestImages(big = false, kernel: KernelId = DEFAULT_KERNEL): GuestImages {
-  const key = `${kernel}${big ? "-big" : ""}`;
+export function guestImages(
+  big = false,
+  kernel: KernelId = DEFAULT_KERNEL,
+  extra?: { name: string; files: Record<string, string> },
+  bundle?: string,
+): GuestImages {
+  const key = `${kernel}${big ? "-big" : ""}${extra ? `-${extra.name}` : ""}${bundle ? `-${bundle}` : ""}`;
   let img = images.get(key);
-  if (!img) images.set(key, img = buildImages({ big, kernel }));
+  if (!img) images.set(key, img = buildImages({ big, kernel, extra, bundle }));
   return img;
 }
 
@@ -36,6 +41,10 @@ export function guestImages(big = false, kernel: KernelId = DEFAULT_KERNEL): Gue
 export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenario">> {
   /** Use the image with the 64 MiB stage-2 initrd. */
   big?: boolean;
+  /** A variant of the main image with more host files (guest path -> host path). */
+  extra?: { name: string; files: Record<string, string> };
+  /** Run kexec-ts from this bundle instead of the source tree (see ImageOptions.bundle). */
+  bundle?: string;
   /** Make CPUs hot-pluggable up to this many (ACPI table upgrade, scripts/vm/acpi.ts); sets -smp. */
   maxCpus?: number;
   onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
@@ -43,7 +52,7 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
 
 /** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
 export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
-  const img = guestImages(opts.big, opts.kernel);
+  const img = guestImages(opts.big, opts.kernel, opts.extra, opts.bundle);
   let initrd = img.main;
   let smp = opts.smp;
   if (opts.maxCpus) {
@@ -63,9 +72,19 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
     append: opts.append,
     kernel: opts.kernel,
     firmware: opts.firmware,
+    qemu: opts.qemu,
+    cpu: opts.cpu,
     onRequest: opts.onRequest,
     stopOnConsole: opts.stopOnConsole,
+    drives: opts.drives,
   });
+  const run = toRun(scenario, result);
+  if (result.timedOut) failRun(run, `timed out after ${opts.timeoutMs ?? 240_000} ms`);
+  return run;
+}
+
+/** A finished VM run with its markers and blocks sorted out. */
+function toRun(name: string, result: VmResult): Run {
   const markers = new Map<string, Marker[]>();
   for (const m of result.markers) {
     const list = markers.get(m.key) ?? [];
@@ -74,8 +93,16 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
   }
   const blocks = new Map<string, string>();
   for (const m of result.data.matchAll(/@@KTS-BEGIN (\S+)\n([\s\S]*?)@@KTS-END-BLOCK \1\n/g)) blocks.set(m[1], m[2]);
-  const run = { name: scenario, result, markers, blocks };
-  if (result.timedOut) failRun(run, `timed out after ${opts.timeoutMs ?? 240_000} ms`);
+  return { name, result, markers, blocks };
+}
+
+/**
+ * Boots an image the harness did not build (a distribution's initramfs, with `cmdline`, `drives` and a
+ * `consoleScript` to drive its shell); the data channel still collects markers (a stage-2 initrd booted from it).
+ */
+export async function bootImage(name: string, opts: VmOptions): Promise<Run> {
+  const run = toRun(name, await runVm(opts));
+  if (run.result.timedOut) failRun(run, `timed out after ${opts.timeoutMs} ms`);
   return run;
 }
 

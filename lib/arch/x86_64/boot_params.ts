@@ -4,9 +4,9 @@
  *
  * Built from zero: the bzImage's setup header is copied to 0x1f1 as the boot protocol says; the loader fills the
  * command line, initrd and e820 fields; firmware-provided fields (screen_info, EDD, EDID, acpi_rsdp_addr) are
- * copied from the running kernel's /sys/kernel/boot_params/data when it is readable. EFI runtime services are
- * not handed over (efi_info stays zero), so the next kernel boots as on a BIOS machine and finds ACPI through
- * acpi_rsdp_addr.
+ * copied from the running kernel's /sys/kernel/boot_params/data when it is readable. efi_info and secure_boot are
+ * filled only when EFI is handed over (./efi_handover.ts); otherwise they stay zero, the next kernel boots as on a
+ * BIOS machine and finds ACPI through acpi_rsdp_addr.
  *
  * @module
  */
@@ -27,6 +27,7 @@ export const BP = {
   e820_entries: 0x1e8, // u8
   eddbuf_entries: 0x1e9, // u8
   edd_mbr_sig_buf_entries: 0x1ea, // u8
+  secure_boot: 0x1ec, // u8, enum efi_secureboot_mode
   edd_mbr_sig_buffer: 0x290, // 16 x u32
   e820_table: 0x2d0, // 128 x 20 bytes
   eddbuf: 0xd00, // 6 x 82 bytes
@@ -59,6 +60,8 @@ export interface BootParamsInput {
   acpiRsdpAddr?: bigint;
   /** Physical address of the first setup_data record, 0 for none. */
   setupDataAddr: bigint;
+  /** EFI handover: the 32-byte efi_info and the secure_boot byte. */
+  efi?: { info: Uint8Array; secureBoot: number };
 }
 
 /**
@@ -95,6 +98,10 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
     }
   }
   if (input.acpiRsdpAddr) dv.setBigUint64(BP.acpi_rsdp_addr, input.acpiRsdpAddr, true);
+  if (input.efi) {
+    bp.set(input.efi.info, BP.efi_info);
+    dv.setUint8(BP.secure_boot, input.efi.secureBoot);
+  }
   dv.setBigUint64(HDR.setup_data, input.setupDataAddr, true);
 
   if (input.e820.length > E820_MAX_ZEROPAGE) {

@@ -1,12 +1,13 @@
 /**
- * Firmware facts the next kernel needs and cannot find by itself once EFI runtime services are not handed over:
- * the ACPI RSDP, and whether 5-level paging is on.
+ * Firmware facts the next kernel needs whether or not EFI is handed over (./efi_handover.ts): the ACPI RSDP, and
+ * whether 5-level paging is on.
  *
  * The RSDP: the running kernel's boot_params.acpi_rsdp_addr (/sys/kernel/boot_params/data) is only filled in by
  * the compressed kernel's extract_kernel(); a kernel the EFI stub decompressed itself leaves it 0. Then
  * /sys/firmware/efi/systab has it (ACPI20=, else ACPI=), which is where kexec-tools looks too. On a BIOS machine
  * 0 is fine: the next kernel scans the EBDA and 0xe0000-0xfffff. On an EFI machine it is not: without EFI and
- * without an RSDP the next kernel runs without ACPI, so the load is refused.
+ * without an RSDP the next kernel runs without ACPI, so the load is refused. The kernel's own loader passes it
+ * with EFI too (setup_efi_state), and so do we.
  *
  * @module
  */
@@ -14,11 +15,7 @@
 import { fail, hex } from "../../errors.ts";
 import { readText, type SystemView } from "../../system.ts";
 import { acpiRsdpOf } from "./boot_params.ts";
-
-/** Whether the running kernel was booted through EFI. */
-export function bootedThroughEfi(sys: SystemView): boolean {
-  return sys.list("/sys/firmware/efi") !== undefined;
-}
+import { bootedThroughEfi } from "./efi.ts";
 
 /** ACPI20= (preferred) or ACPI= from /sys/firmware/efi/systab, or 0. */
 export function rsdpFromEfiSystab(text: string | undefined): bigint {

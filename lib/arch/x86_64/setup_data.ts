@@ -7,6 +7,8 @@
 
 /** setup_data types. */
 export const SETUP_E820_EXT = 1;
+/** struct efi_setup_data: EFI addresses a kexec'd kernel needs (./efi_handover.ts). */
+export const SETUP_EFI = 4;
 export const SETUP_RNG_SEED = 9;
 
 /** struct setup_data header: u64 next, u32 type, u32 len, then data. */

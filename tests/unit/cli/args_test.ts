@@ -194,6 +194,8 @@ Deno.test("syscall choice and load options", () => {
   assert.equal(inv.load?.memMin, 0x1000000n);
   assert.equal(inv.load?.memMax, 16777216n);
   assert.equal(inv.load?.reuseCmdline, true);
+  assert.equal(inv.load?.noefi, false, "EFI is handed over unless --noefi");
+  assert.equal(parse("-p", "--noefi", "K").load?.noefi, true);
   assert.equal(parse("-l", "-y", "K").sync, false);
 });
 

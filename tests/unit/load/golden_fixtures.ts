@@ -6,27 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-
-/** Boot protocol offsets (Documentation/arch/x86/boot.rst), written out here independently of lib/. */
-const O = {
-  setup_sects: 0x1f1,
-  syssize: 0x1f4,
-  boot_flag: 0x1fe,
-  jump: 0x200,
-  header: 0x202,
-  version: 0x206,
-  loadflags: 0x211,
-  initrd_addr_max: 0x22c,
-  kernel_alignment: 0x230,
-  relocatable_kernel: 0x234,
-  min_alignment: 0x235,
-  xloadflags: 0x236,
-  cmdline_size: 0x238,
-  payload_offset: 0x248,
-  payload_length: 0x24c,
-  pref_address: 0x258,
-  init_size: 0x260,
-};
+import { BOOT_RST as O } from "../test_helpers.ts";
 
 /** Deterministic bytes: an LCG stream. */
 export function lcgBytes(len: number, seed: number): Uint8Array {
@@ -91,13 +71,17 @@ export interface PlanLike {
   shaRegions: readonly { start: bigint; len: bigint }[];
   digest: Uint8Array;
   notes: readonly string[];
+  firmware?: unknown;
 }
 
 const h = (v: bigint) => "0x" + v.toString(16);
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** A plan as stable JSON text: addresses in hex, every buffer as its length and SHA-256. */
-export function planGoldenText(plan: PlanLike): string {
+/**
+ * A plan as stable JSON text: addresses in hex, every buffer as its length and SHA-256; with `firmware`, also what
+ * the plan says it hands over about the firmware (the EFI goldens; the older goldens predate the field).
+ */
+export function planGoldenText(plan: PlanLike, opts: { firmware?: boolean } = {}): string {
   return JSON.stringify(
     {
       kind: plan.kind,
@@ -118,6 +102,7 @@ export function planGoldenText(plan: PlanLike): string {
       shaRegions: plan.shaRegions.map((r) => ({ start: h(r.start), len: h(r.len) })),
       digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
       notes: plan.notes,
+      ...(opts.firmware ? { firmware: plan.firmware ?? null } : {}),
     },
     null,
     2,

@@ -1,13 +1,14 @@
 /**
- * Golden plans: the complete kexec_load plan (addresses, sizes, every segment's SHA-256, the digest) for the two
- * saved machines, normal and crash loads, through the planner with a fixed RNG seed. Any change to what kexec-ts
- * would hand the kernel shows up here; regenerate with UPDATE_GOLDEN=1 only when the change is meant.
+ * Golden plans: the complete kexec_load plan (addresses, sizes, every segment's SHA-256, the digest) for the saved
+ * machines (SeaBIOS; OVMF with and without EFI runtime services), normal and crash loads, through the planner with a
+ * fixed RNG seed. Any change to what kexec-ts would hand the kernel shows up here; regenerate with UPDATE_GOLDEN=1
+ * only when the change is meant.
  */
 
 import { buildLoadPlan } from "../../../lib/load/build.ts";
 import { type LoadRequest, loadRequest } from "../../../lib/load/request.ts";
 import { fsSystemView } from "../../../lib/system.ts";
-import { machineDir } from "../test_helpers.ts";
+import { machineDir, type MachineName } from "../test_helpers.ts";
 import { assertGolden, planGoldenText, syntheticBzImage, syntheticInitrd } from "./golden_fixtures.ts";
 
 const SEED = new Uint8Array(32).fill(0xa5);
@@ -22,8 +23,7 @@ function request(over: Partial<LoadRequest> = {}): LoadRequest {
   return loadRequest({ kernel: KERNEL, initrds: [INITRD], append: "console=ttyS0 root=/dev/vda", ...over });
 }
 
-type Machine = "qemu-q35-2g-crash256m" | "qemu-q35-2g-nocrash";
-const cases: { name: string; machine: Machine; req: LoadRequest }[] = [
+const cases: { name: string; machine: MachineName; req: LoadRequest; firmware?: boolean }[] = [
   { name: "nocrash-load.json", machine: "qemu-q35-2g-nocrash", req: request() },
   { name: "crash256m-load.json", machine: "qemu-q35-2g-crash256m", req: request() },
   { name: "crash256m-panic.json", machine: "qemu-q35-2g-crash256m", req: request({ kind: "crash" }) },
@@ -37,12 +37,28 @@ const cases: { name: string; machine: Machine; req: LoadRequest }[] = [
     machine: "qemu-q35-2g-nocrash",
     req: request({ memMin: 0x2000000n, memMax: 0x3fffffffn, noChecks: true, serialPort: 0x3f8 }),
   },
+  // UEFI (OVMF): EFI handed over (efi_info, the runtime map, SETUP_EFI), and an EFI machine that cannot.
+  { name: "ovmf-crash256m-load.json", machine: "qemu-q35-2g-ovmf-crash256m", req: request(), firmware: true },
+  {
+    name: "ovmf-crash256m-panic.json",
+    machine: "qemu-q35-2g-ovmf-crash256m",
+    req: request({ kind: "crash" }),
+    firmware: true,
+  },
+  { name: "ovmf-noruntime-load.json", machine: "qemu-q35-2g-ovmf-noruntime", req: request(), firmware: true },
+  // EFI handed over and no initrd: an empty initramfs in its place (a zero ramdisk_size panics the next kernel).
+  {
+    name: "ovmf-crash256m-load-noinitrd.json",
+    machine: "qemu-q35-2g-ovmf-crash256m",
+    req: request({ initrds: [] }),
+    firmware: true,
+  },
 ];
 
 for (const c of cases) {
   Deno.test(`golden plan ${c.name}`, () => {
     const { plan } = buildLoadPlan(c.req, fsSystemView(machineDir(c.machine)), SEED);
-    const text = planGoldenText(plan).replaceAll(tmp, "<tmp>");
+    const text = planGoldenText(plan, { firmware: c.firmware }).replaceAll(tmp, "<tmp>");
     assertGolden(c.name, text);
   });
 }

@@ -391,3 +391,49 @@ Deno.test("crash plan with crashkernel=,cma: the CMA range is capture-kernel RAM
     JSON.stringify(e820, (_, v) => typeof v === "bigint" ? v.toString(16) : v),
   );
 });
+
+Deno.test("buffers given as pieces: one segment per piece, each to the next; a piece that does not fit is refused", () => {
+  const iomem = readIomem(NOCRASH);
+  const machine = x86_64.readMachine(NOCRASH, iomem, "reboot");
+  const run = (pieces: { offset: bigint; bytes: Uint8Array }[]) =>
+    planLoad({
+      kind: "reboot",
+      arch: x86_64,
+      loader: {
+        name: "pieces",
+        aliases: [],
+        probe: () => true,
+        parse: () => undefined,
+        load: (_image, ctx) => {
+          const at = ctx.addBuffer({
+            role: "kernel",
+            bytes: pieces,
+            memsz: 0x10000n,
+            align: 0x200000n,
+            min: 0x1000000n,
+            max: 1n << 32n,
+            topDown: false,
+          });
+          return { kernelEntry: at, bootParams: at };
+        },
+      },
+      image: undefined,
+      kernelName: "k",
+      cmdline: "",
+      machine,
+      skipChecks: false,
+      serialPort: 0,
+      rngSeed: SEED,
+    });
+  const plan = run([{ offset: 0n, bytes: new Uint8Array(0x1800) }, { offset: 0x3000n, bytes: new Uint8Array(5) }]);
+  assert.deepEqual(
+    plan.segments.filter((s) => s.role === "kernel").map((s) => [s.mem, s.memsz, s.buf.length]),
+    [[0x1000000n, 0x3000n, 0x1800], [0x1003000n, 0xd000n, 5]],
+  );
+  throwsKexec(
+    () => run([{ offset: 0n, bytes: new Uint8Array(0x2001) }, { offset: 0x2000n, bytes: new Uint8Array(1) }]),
+    "layout",
+    /^kernel piece 0 at offset 0x0 \(0x2001 bytes\) does not fit before 0x2000$/,
+  );
+  throwsKexec(() => run([{ offset: 0x800n, bytes: new Uint8Array(1) }]), "layout", /piece 0 at offset 0x800/);
+});

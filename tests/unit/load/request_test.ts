@@ -1,7 +1,14 @@
-/** lib/load/request.ts: the command line a request composes and its hotplug decision. */
+/** lib/load/request.ts: the command line a request composes, its hotplug decision, and its JSON form. */
 
 import assert from "node:assert/strict";
-import { composeCmdline, decideHotplug, type LoadRequest, loadRequest } from "../../../lib/load/request.ts";
+import {
+  composeCmdline,
+  decideHotplug,
+  type LoadRequest,
+  loadRequest,
+  requestFromJson,
+  requestToJson,
+} from "../../../lib/load/request.ts";
 import { recordSystemView } from "../../../lib/system.ts";
 import { throwsKexec } from "../test_helpers.ts";
 
@@ -41,4 +48,16 @@ Deno.test("decideHotplug: auto follows CONFIG_CRASH_HOTPLUG, --hotplug requires 
     "unsupported",
     /^--hotplug needs a kernel built with CONFIG_CRASH_HOTPLUG \(no \/sys\/kernel\/crash_elfcorehdr_size\)/,
   );
+});
+
+Deno.test("noefi: a real field, written to the record; a record without it repeats a load that passed no EFI", () => {
+  const req = loadRequest({ kind: "crash", kernel: "/boot/vmlinuz" });
+  assert.equal(req.noefi, false);
+  const json = requestToJson(req);
+  assert.equal(json.noefi, false);
+  assert.deepEqual(requestFromJson(json, "r"), req);
+  assert.equal(requestFromJson({ ...json, noefi: true }, "r").noefi, true);
+  const { noefi: _, ...old } = json;
+  assert.equal(requestFromJson(old, "r").noefi, true, "absent: the old behaviour (no EFI handed over)");
+  throwsKexec(() => requestFromJson({ ...json, noefi: "yes" }, "r"), "io", /field "noefi" is not true or false/);
 });

@@ -103,7 +103,10 @@ Deno.test("version 1 records (kexec-ts 0.1.0 argv) still read, as the same reque
     bootId: BOOT_ID,
     loadedAt: "2025-01-01T00:00:00.000Z",
   };
-  assert.deepEqual(read(JSON.stringify(v1)), { kind: "ok", record: record() });
+  // 0.1.0 handed over no EFI: the request repeats that (noefi).
+  const v1Record = record();
+  v1Record.request = { ...v1Record.request, noefi: true };
+  assert.deepEqual(read(JSON.stringify(v1)), { kind: "ok", record: v1Record });
   assert.deepEqual(
     requestFromV1Argv(["-s", "-p", "--reuse-cmdline", "--type=bzImage", "-i", "--no-hotplug", "/k"], "r"),
     loadRequest({
@@ -114,6 +117,7 @@ Deno.test("version 1 records (kexec-ts 0.1.0 argv) still read, as the same reque
       type: "bzImage",
       noChecks: true,
       hotplug: "off",
+      noefi: true,
     }),
   );
   throwsKexec(() => requestFromV1Argv(["-p", "--bogus", "/k"], "r"), "io", /unexpected element "--bogus"/);
@@ -139,4 +143,33 @@ Deno.test("writeCrashRecord / readCrashRecord round trip; failures are returned,
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
+});
+
+Deno.test("a UKI crash load's record keeps the profile, the boot entry and the image facts, each field checked", () => {
+  const uki = record({
+    request: loadRequest({ kind: "crash", kernel: "/efi/EFI/Linux/os.efi", ukiProfile: 1, bootEntry: "os.efi@kdump" }),
+    image: {
+      format: "uki",
+      title: "OS",
+      version: "1",
+      uname: "6.12.0",
+      profile: 1,
+      profileCount: 2,
+      profileId: "kdump",
+      bootEntry: "os.efi@kdump",
+      parts: ["kernel: .linux (5 bytes)"],
+    },
+  });
+  assert.deepEqual(read(recordText(uki)), { kind: "ok", record: uki });
+  const json = JSON.parse(recordText(uki));
+  const bad = (patch: Record<string, unknown>, re: RegExp) => {
+    const r = read(JSON.stringify({ ...json, ...patch }));
+    assert.equal(r.kind, "bad");
+    assert.match((r as { why: string }).why, re);
+  };
+  bad({ image: { ...json.image, parts: "x" } }, /crash-load\.json \(image\): field "parts" is not a list of text/);
+  bad({ image: { ...json.image, profile: -1 } }, /\(image\): field "profile" is not a small number/);
+  bad({ image: { ...json.image, format: 3 } }, /\(image\): field "format" is not a string/);
+  bad({ image: [] }, /\(image\): field "image" is not an object/);
+  bad({ request: { ...json.request, ukiProfile: "1" } }, /field "ukiProfile" is not a profile number/);
 });

@@ -7,6 +7,11 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t securityfs securityfs /sys/kernel/security
+# UEFI guests: efivarfs (a module in Debian's kernels; the image carries it), so EFI variables can be read.
+if [ -d /sys/firmware/efi/efivars ]; then
+  insmod "/lib/modules/$(uname -r)/efivarfs.ko" 2>/dev/null
+  mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+fi
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 stty -F /dev/ttyS1 raw -echo 2>/dev/null

@@ -167,3 +167,16 @@ panic_now() {
   done
   echo c > /proc/sysrq-trigger
 }
+
+# first_firmware: the first kernel's firmware, as stage2-init.sh reports the next kernel's (for the UEFI tests).
+first_firmware() {
+  if [ -d /sys/firmware/efi ]; then
+    mark first.efi present
+    [ -d /sys/firmware/efi/runtime-map ] && mark first.efi-runtime-map "$(ls /sys/firmware/efi/runtime-map | wc -l)"
+    [ -d /sys/firmware/efi/efivars ] && mark first.efivars-count "$(ls /sys/firmware/efi/efivars | wc -l)"
+  else
+    mark first.efi absent
+  fi
+  mark first.dmi-vendor "$(cat /sys/class/dmi/id/sys_vendor 2>/dev/null || echo absent)"
+  mark first.acpi-tables "$(ls /sys/firmware/acpi/tables 2>/dev/null | wc -l)"
+}

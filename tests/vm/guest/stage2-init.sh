@@ -13,8 +13,38 @@ exec >/dev/ttyS1 2>&1
 echo "@@KTS stage2.boot $(cut -d' ' -f1 /proc/uptime)"
 echo "@@KTS stage2.cmdline $(cat /proc/cmdline)"
 echo "@@KTS stage2.marker $(cat /kts-marker)"
+# A UKI's .ucode archive (the image tests put a marker file in it): it was unpacked before the initrd.
+[ -f /kts-ucode ] && echo "@@KTS stage2.ucode $(cat /kts-ucode)"
 echo "@@KTS stage2.kernel $(uname -r)"
 echo "@@KTS stage2.memtotal $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)"
+# Firmware the kernel was handed: EFI (runtime services, runtime map, variables through efivarfs), DMI, ACPI.
+if [ -d /sys/firmware/efi ]; then
+  echo "@@KTS stage2.efi present"
+  [ -e /sys/firmware/efi/runtime ] && echo "@@KTS stage2.efi-runtime $(cat /sys/firmware/efi/runtime)"
+  if [ -d /sys/firmware/efi/runtime-map ]; then
+    echo "@@KTS stage2.efi-runtime-map $(ls /sys/firmware/efi/runtime-map | wc -l)"
+    echo "@@KTS-BEGIN stage2.efi-runtime-map-entries"
+    for r in /sys/firmware/efi/runtime-map/*; do
+      echo "$(cat $r/type) $(cat $r/phys_addr) $(cat $r/num_pages) $(cat $r/attribute)"
+    done
+    echo "@@KTS-END-BLOCK stage2.efi-runtime-map-entries"
+  fi
+  if [ -d /sys/firmware/efi/efivars ]; then
+    insmod "/lib/modules/$(uname -r)/efivarfs.ko" 2>/dev/null
+    mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+    echo "@@KTS stage2.efivars-count $(ls /sys/firmware/efi/efivars | wc -l)"
+    # PlatformLang: a non-volatile variable, read from the firmware's store through GetVariable.
+    v=/sys/firmware/efi/efivars/PlatformLang-8be4df61-93ca-11d2-aa0d-00e098032b8c
+    [ -f "$v" ] && echo "@@KTS stage2.efivar-platformlang $(tail -c +5 "$v" | tr -d '\000')"
+  fi
+else
+  echo "@@KTS stage2.efi absent"
+fi
+echo "@@KTS stage2.dmi-vendor $(cat /sys/class/dmi/id/sys_vendor 2>/dev/null || echo absent)"
+echo "@@KTS stage2.acpi-tables $(ls /sys/firmware/acpi/tables 2>/dev/null | wc -l)"
+echo "@@KTS-BEGIN stage2.firmware-dmesg"
+dmesg | grep -E 'efi: |SMBIOS |DMI: |ACPI: RSDP|BIOS-e820: ' | sed 's/^\[[^]]*\] //'
+echo "@@KTS-END-BLOCK stage2.firmware-dmesg"
 if [ -f /payload.bin ]; then
   echo "@@KTS stage2.payload-sha256 $(sha256sum /payload.bin | cut -d' ' -f1)"
 fi

@@ -6,28 +6,7 @@
 
 import assert from "node:assert/strict";
 import { parseBzImage, probeBzImage } from "../../../../lib/arch/x86_64/bzimage.ts";
-import { le, requireVmlinuz, throwsKexec } from "../../test_helpers.ts";
-
-/** boot.rst offsets. */
-const O = {
-  setup_sects: 0x1f1,
-  syssize: 0x1f4,
-  boot_flag: 0x1fe,
-  jump: 0x200,
-  header: 0x202,
-  version: 0x206,
-  loadflags: 0x211,
-  initrd_addr_max: 0x22c,
-  kernel_alignment: 0x230,
-  relocatable_kernel: 0x234,
-  min_alignment: 0x235,
-  xloadflags: 0x236,
-  cmdline_size: 0x238,
-  payload_offset: 0x248,
-  payload_length: 0x24c,
-  pref_address: 0x258,
-  init_size: 0x260,
-};
+import { BOOT_RST as O, le, requireVmlinuz, throwsKexec } from "../../test_helpers.ts";
 
 Deno.test("real vmlinuz: a relocatable 64-bit bzImage with protocol >= 2.12", () => {
   const file = requireVmlinuz();

@@ -62,3 +62,29 @@ Deno.test("captureMemmap: crashkernel=,cma ranges go to the capture kernel as RA
   const without = captureMemmap(IOMEM, REGIONS, hdr);
   assert.deepEqual(map.filter((e) => e.start !== 0x57000000n), without);
 });
+
+Deno.test("captureMemmap: EFI runtime regions are reserved where iomem does not already say so, never RAM", () => {
+  const iomem = parseIomem(
+    "00000000-00000fff : Reserved\n00001000-0009ffff : System RAM\n00100000-7d88cfff : System RAM\n" +
+      "  20000000-2fffffff : Crash kernel\n7d88d000-7d895fff : Reserved\n7d896000-7eaa0fff : System RAM\n" +
+      "7f4ed000-7f76cfff : Reserved\n",
+  );
+  const crash = { main: { start: 0x20000000n, end: 0x30000000n } };
+  const hdr = { start: 0x2ffff000n, end: 0x30000000n };
+  const runtime = [
+    { start: 0x0n, end: 0x1000n }, // page 0, already Reserved
+    { start: 0x9f000n, end: 0xa0000n }, // inside low System RAM: carved out of it
+    { start: 0x7d88d000n, end: 0x7d9ba000n }, // half Reserved, half System RAM
+    { start: 0x7f4ed000n, end: 0x7f5ed000n }, // already Reserved
+  ];
+  assert.deepEqual(captureMemmap(iomem, crash, hdr, runtime), [
+    { start: 0x0n, end: 0x1000n, type: 2 },
+    { start: 0x1000n, end: 0x9f000n, type: 1 },
+    { start: 0x9f000n, end: 0xa0000n, type: 2 },
+    { start: 0x20000000n, end: 0x2ffff000n, type: 1 },
+    { start: 0x7d88d000n, end: 0x7d896000n, type: 2 },
+    { start: 0x7d896000n, end: 0x7d9ba000n, type: 2 },
+    { start: 0x7f4ed000n, end: 0x7f76d000n, type: 2 },
+  ]);
+  assert.deepEqual(captureMemmap(iomem, crash, hdr), captureMemmap(iomem, crash, hdr, []), "no EFI: as before");
+});

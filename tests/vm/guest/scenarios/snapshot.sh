@@ -13,5 +13,11 @@ for f in /proc/iomem /proc/cmdline /proc/sys/kernel/osrelease /proc/sys/kernel/r
   /sys/devices/system/cpu/crash_hotplug /sys/devices/system/memory/crash_hotplug; do dump "$f"; done
 for c in /sys/devices/system/cpu/cpu[0-9]*; do dump "$c/crash_notes"; dump "$c/crash_notes_size"; done
 for m in /sys/firmware/memmap/*; do dump "$m/start"; dump "$m/end"; dump "$m/type"; done
+# UEFI machines: the EFI handover's inputs, and the Secure Boot / SetupMode variables (efivarfs, mounted by init).
+for f in systab fw_vendor runtime config_table fw_platform_size; do dump "/sys/firmware/efi/$f"; done
+for r in /sys/firmware/efi/runtime-map/*; do
+  for f in type phys_addr virt_addr num_pages attribute; do dump "$r/$f"; done
+done
+for v in SecureBoot SetupMode; do dump "/sys/firmware/efi/efivars/$v-8be4df61-93ca-11d2-aa0d-00e098032b8c"; done
 grep -E ' __x64_sys_kexec_(file_)?load$' /proc/kallsyms > /tmp/kallsyms.min
 echo "@@KTS-BEGIN file:/proc/kallsyms"; base64 < /tmp/kallsyms.min; echo "@@KTS-END-BLOCK file:/proc/kallsyms"
