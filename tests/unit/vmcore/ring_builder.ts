@@ -41,10 +41,12 @@ export interface InfoLayout {
   ts: number;
   textLen: number;
   callerId: number;
+  /** dev_info (subsystem[16], device[48]), when the layout has it. */
+  devInfo?: number;
 }
 
 /** x86_64 6.12's printk_info. */
-export const INFO_6_12: InfoLayout = { size: 88, seq: 0, ts: 8, textLen: 16, callerId: 20 };
+export const INFO_6_12: InfoLayout = { size: 88, seq: 0, ts: 8, textLen: 16, callerId: 20, devInfo: 24 };
 
 /** A ring buffer and the kernel around it. */
 export interface RingSpec {
@@ -136,6 +138,11 @@ export function buildRing(space: KernelSpace, spec: Omit<RingSpec, "arch" | "ext
     infos.w.u64(io + info.ts, r.tsNsec);
     infos.w.u16(io + info.textLen, r.textLen ?? text?.length ?? 0);
     infos.w.u32(io + info.callerId, 0x80000000 | seq);
+    // Device info, which kexec-tools 2.0.25 never prints.
+    if (info.devInfo !== undefined) {
+      infos.w.bytes(io + info.devInfo, "pci");
+      infos.w.bytes(io + info.devInfo + 16, "+pci:0000:00:01.0");
+    }
     headId = id;
   });
 
@@ -185,6 +192,14 @@ export function buildRing(space: KernelSpace, spec: Omit<RingSpec, "arch" | "ext
     `OFFSET(printk_info.ts_nsec)=${info.ts}`,
     `OFFSET(printk_info.text_len)=${info.textLen}`,
     `OFFSET(printk_info.caller_id)=${info.callerId}`,
+    ...(info.devInfo === undefined ? [] : [
+      `OFFSET(printk_info.dev_info)=${info.devInfo}`,
+      "SIZE(dev_printk_info)=64",
+      "OFFSET(dev_printk_info.subsystem)=0",
+      "LENGTH(printk_info_subsystem)=16",
+      "OFFSET(dev_printk_info.device)=16",
+      "LENGTH(printk_info_device)=48",
+    ]),
     `SIZE(prb_data_ring)=${4 * P}`,
     "OFFSET(prb_data_ring.size_bits)=0",
     `OFFSET(prb_data_ring.data)=${P}`,
