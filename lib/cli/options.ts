@@ -341,7 +341,7 @@ export const SUBCOMMANDS: readonly SubcommandDef[] = [
   {
     name: "vmcore-dmesg",
     synopsis: "[FILE]",
-    help: "the crashed kernel's log (default /proc/vmcore), as kexec-tools' vmcore-dmesg prints it",
+    help: "the crashed kernel's log (default /proc/vmcore), as kexec-tools' vmcore-dmesg",
   },
   {
     name: "vmcore-info",
