@@ -30,7 +30,6 @@ import { gatherStatus, type KexecStatus } from "./lib/status.ts";
 import { type ReloadOptions, type ReloadReport, runReload } from "./lib/reload/reload.ts";
 import { currentUdevRules, installUdevRules as install, type UdevInstall } from "./lib/reload/udev.ts";
 import { type BootEntries, bootEntries as listEntries, bootEntryLoad, type EntryLoad } from "./lib/boot/mod.ts";
-import { realBootFs } from "./lib/boot/fs.ts";
 import { currentArch } from "./lib/arch/mod.ts";
 import { loadRequest, type LoadRequestInit } from "./lib/load/request.ts";
 import { writeDmesg } from "./lib/vmcore/dmesg.ts";
@@ -66,6 +65,7 @@ export type {
 export type { CrashLoadRecord } from "./lib/reload/record.ts";
 export type { ReloadOptions, ReloadReport, ReloadResult } from "./lib/reload/reload.ts";
 export type { ReloadLogEntry } from "./lib/reload/reload_log.ts";
+export type { CoalesceOps } from "./lib/reload/coalesce.ts";
 export type { UdevInstall } from "./lib/reload/udev.ts";
 export type { Range } from "./lib/memory/ranges.ts";
 export type { ReadResult, SystemView } from "./lib/system.ts";
@@ -176,7 +176,10 @@ export function installUdevRules(dir = "/etc/udev/rules.d"): UdevInstall {
 
 /** Where {@link bootEntries} and {@link bootEntryRequest} look. */
 export interface BootEntryOptions extends MachineOptions {
-  /** A directory to take as the ESP; default: `/efi`, `/boot`, `/boot/efi` (and XBOOTLDR) as systemd finds them. */
+  /**
+   * A directory to take as the ESP; default: `$SYSTEMD_ESP_PATH`/`$SYSTEMD_XBOOTLDR_PATH`, else `/efi`, `/boot`,
+   * `/boot/efi` (and XBOOTLDR) as systemd finds them (with `systemRoot`, from the saved mount table, under it).
+   */
   bootRoot?: string;
 }
 
@@ -198,7 +201,11 @@ export interface BootEntryOptions extends MachineOptions {
  * ```
  */
 export function bootEntries(options: BootEntryOptions = {}): BootEntries {
-  return listEntries(env(options).sys, realBootFs(), { bootRoot: options.bootRoot, arch: currentArch().name });
+  return listEntries(env(options).sys, {
+    bootRoot: options.bootRoot,
+    systemRoot: options.systemRoot,
+    arch: currentArch(),
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ export const Errno = {
   EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
+  EIO: 5,
   ENOEXEC: 8,
   EBADF: 9,
   ENOMEM: 12,
@@ -19,8 +20,13 @@ export const Errno = {
   EFAULT: 14,
   EBUSY: 16,
   EINVAL: 22,
+  ETXTBSY: 26,
+  EFBIG: 27,
   ENOSYS: 38,
+  ENODATA: 61,
+  ENOPKG: 65,
   EBADMSG: 74,
+  ELIBBAD: 80,
   EOPNOTSUPP: 95,
   EADDRNOTAVAIL: 99,
   ENOKEY: 126,
@@ -69,8 +75,11 @@ export function explainErrno(op: KexecOp, errno: number, ctx: ErrnoContext): str
       }
       return `${call} failed (EPERM): this process lacks CAP_SYS_BOOT in the init user namespace (containers cannot kexec)`;
     case Errno.EACCES:
-      return `${call} failed (EACCES): the kernel will not accept an image it cannot appraise (IMA policy or Secure Boot ` +
-        `with KEXEC_SIG); use -s (kexec_file_load) with a signed kernel`;
+      return op === "kexec_file_load"
+        ? "kexec_file_load failed (EACCES): a security policy (IMA appraisal, LoadPin, SELinux) refused the kernel or " +
+          "initrd; the kernel log says which and why"
+        : `${call} failed (EACCES): the kernel will not accept an image it cannot appraise (IMA policy or Secure Boot ` +
+          `with KEXEC_SIG); use -s (kexec_file_load) with a signed kernel`;
     case Errno.ENOSYS:
       return op === "kexec_file_load"
         ? "kexec_file_load is not in this kernel (CONFIG_KEXEC_FILE off, ENOSYS); use -c (kexec_load)"
@@ -85,6 +94,7 @@ export function explainErrno(op: KexecOp, errno: number, ctx: ErrnoContext): str
       return `${call} failed (ENOMEM): the kernel could not allocate its control and page-table pages` +
         (ctx.crash ? "; leave free space in the crash region or reserve more with crashkernel=" : "");
     case Errno.EINVAL:
+      if (op === "unload") return "unloading failed (EINVAL): the kernel rejected the unload's flags";
       return `${call} failed (EINVAL): the kernel rejected the request (flags this kernel lacks, overlapping or ` +
         `oversized segments${op === "kexec_file_load" ? ", or an image it cannot parse" : ""}); run with -d to see it`;
     case Errno.ENOEXEC:
@@ -93,6 +103,22 @@ export function explainErrno(op: KexecOp, errno: number, ctx: ErrnoContext): str
     case Errno.ENOKEY:
     case Errno.EBADMSG:
       return `${call} failed (${name}): the kernel image's signature was rejected; sign it with a key the kernel trusts`;
+    case Errno.ENODATA:
+      return `${call} failed (ENODATA): the kernel requires a signed image (KEXEC_SIG enforced, e.g. by Secure Boot) ` +
+        "and this one carries no signature; use the distribution's signed kernel";
+    case Errno.ELIBBAD:
+      return `${call} failed (ELIBBAD): the image's PE signature structure is malformed; use an intact signed kernel`;
+    case Errno.ENOPKG:
+      return `${call} failed (ENOPKG): the kernel lacks the crypto algorithm the image's signature uses`;
+    case Errno.ETXTBSY:
+      return `${call} failed (ETXTBSY): another process has the kernel or initrd open for writing (a package ` +
+        "upgrade?); retry when it is done";
+    case Errno.EFBIG:
+      return `${call} failed (EFBIG): the kernel or initrd is larger than the 4 GiB kexec_file_load reads`;
+    case Errno.EIO:
+      return `${call} failed (EIO): the kernel or initrd changed while the kernel read it; retry`;
+    case Errno.EOPNOTSUPP:
+      return `${call} failed (EOPNOTSUPP): this kernel cannot do that for this image or architecture; use -c (kexec_load)`;
     case Errno.EFAULT:
       return `${call} failed (EFAULT): the kernel could not read a segment buffer (a kexec-ts bug; please report it)`;
     default:

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { addressOf, closeFd, memfdWithBytes, openReadOnly, rawSyscall, rebootRaw } from "./libc.ts";
+import { addressOf, closeFd, memfdWithBytes, rawSyscall, rebootRaw } from "./libc.ts";
 import { type ErrnoContext, explainErrno, KernelCallError } from "./errno.ts";
 import { KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_UNLOAD } from "../lib/abi.ts";
 import { kexecSyscalls } from "../lib/arch/abi.ts";
@@ -73,13 +73,17 @@ export interface MemoryFile {
   bytes: Uint8Array;
 }
 
-/** A kexec_file_load input: a path to open, or contents passed through a memfd. */
-export type FileInput = string | MemoryFile;
+/**
+ * A kexec_file_load input: a descriptor the caller opened and checked (it stays the caller's to close: what was
+ * checked is what the kernel reads), or contents passed through a memfd.
+ */
+export type FileInput = number | MemoryFile;
 
 /**
  * `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`; `kernel` undefined with KEXEC_FILE_UNLOAD
- * unloads. Paths are opened read-only; {@link MemoryFile}s become memfds (never temporary files).
- * @throws KernelCallError; KexecError("io") when a file cannot be opened
+ * unloads. Descriptors are used as they are; {@link MemoryFile}s become memfds (never temporary files), closed
+ * after the call.
+ * @throws KernelCallError
  */
 export function kexecFileLoad(
   kernel: FileInput | undefined,
@@ -88,19 +92,19 @@ export function kexecFileLoad(
   flags: bigint,
   ctx: ErrnoContext,
 ): void {
-  const fds: number[] = [];
-  const open = (input: FileInput) => {
-    const fd = typeof input === "string" ? openReadOnly(input) : memfdWithBytes(input.name, input.bytes);
+  const memfds: number[] = [];
+  const fdOf = (input: FileInput) => {
+    if (typeof input === "number") return input;
+    const fd = memfdWithBytes(input.name, input.bytes);
     if (fd < 0) {
-      const what = typeof input === "string" ? `open ${input}` : `create a memfd for ${input.name}`;
-      throw new KernelCallError("kexec_file_load", -fd, `cannot ${what} for kexec_file_load (errno ${-fd})`);
+      throw new KernelCallError("kexec_file_load", -fd, `cannot create a memfd for ${input.name} (errno ${-fd})`);
     }
-    fds.push(fd);
+    memfds.push(fd);
     return fd;
   };
   try {
-    const kfd = kernel === undefined ? -1 : open(kernel);
-    const ifd = initrd === undefined ? -1 : open(initrd);
+    const kfd = kernel === undefined ? -1 : fdOf(kernel);
+    const ifd = initrd === undefined ? -1 : fdOf(initrd);
     const unload = (flags & KEXEC_FILE_UNLOAD) !== 0n;
     const cbytes = new TextEncoder().encode(cmdline + "\0");
     inFlight.add(cbytes);
@@ -119,7 +123,7 @@ export function kexecFileLoad(
       throw new KernelCallError(op, r.errno, explainErrno(op, r.errno, ctx));
     }
   } finally {
-    fds.forEach(closeFd);
+    memfds.forEach(closeFd);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * libc through Deno FFI: `syscall()`, `__errno_location()`, `reboot()`, `sync()`, `open()`/`close()`, `flock()`,
- * `memfd_create()`/`write()`.
+ * `memfd_create()`/`write()`, and what ./fd.ts needs for input files (`statx()`, `mmap()`/`munmap()`/`mprotect()`,
+ * `read()`/`pread()`, `fcntl()`).
  * This folder is the only place in kexec-ts with `Deno.dlopen`, pointers and errno.
  *
  * The library is opened lazily on first use, so commands that never call the kernel (`plan`, `status`,
@@ -19,6 +20,13 @@ const SYMBOLS = {
   flock: { parameters: ["i32", "i32"], result: "i32" },
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -37,7 +45,8 @@ export interface RawResult {
   errno: number;
 }
 
-function errnoNow(): number {
+/** errno as the last libc call left it. */
+export function errnoNow(): number {
   const p = libc().__errno_location();
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
 }
@@ -88,6 +97,18 @@ function openRaw(path: string, flags: number, mode: number): number {
   return fd < 0 ? -errnoNow() : fd;
 }
 
+/**
+ * Whether libc can be reached through FFI without asking: true when `--allow-ffi` was granted. Paths that can
+ * do without it (reading input files for a plan) test this first instead of letting Deno prompt.
+ */
+export function ffiGranted(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /** `close(fd)`. */
 export function closeFd(fd: number): void {
   libc().close(fd);
@@ -118,18 +139,34 @@ export function memfdWithBytes(name: string, bytes: Uint8Array): number {
   const cname = new TextEncoder().encode(name.slice(0, 200) + "\0");
   const fd = libc().memfd_create(cname, MFD_CLOEXEC);
   if (fd < 0) return -errnoNow();
-  let off = 0;
-  while (off < bytes.length) {
-    // Chunks of at most 1 GiB: write(2) moves at most 0x7ffff000 bytes a call anyway.
-    const chunk = bytes.subarray(off, Math.min(bytes.length, off + 0x40000000));
+  const written = writeAll(bytes, (chunk) => {
     const n = Number(libc().write(fd, chunk as Uint8Array<ArrayBuffer>, BigInt(chunk.length)));
-    if (n < 0) {
-      const errno = errnoNow();
-      if (errno === 4) continue; // EINTR
-      closeFd(fd);
-      return -errno;
-    }
-    off += n;
+    return n < 0 ? -errnoNow() : n;
+  });
+  if (written < 0) {
+    closeFd(fd);
+    return written;
   }
   return fd;
+}
+
+const EINTR = 4;
+const EIO = 5;
+
+/**
+ * Writes all of `bytes` through `write` (write(2): bytes written, or `-errno`), in chunks of at most 1 GiB (write(2)
+ * moves at most 0x7ffff000 bytes a call anyway), retrying on EINTR. A write that moves nothing is an error (EIO):
+ * looping on it would never end.
+ * @returns 0, or `-errno`
+ */
+export function writeAll(bytes: Uint8Array, write: (chunk: Uint8Array) => number): number {
+  let off = 0;
+  while (off < bytes.length) {
+    const n = write(bytes.subarray(off, Math.min(bytes.length, off + 0x40000000)));
+    if (n === -EINTR) continue;
+    if (n < 0) return n;
+    if (n === 0) return -EIO;
+    off += n;
+  }
+  return 0;
 }

@@ -9,8 +9,10 @@ import { Errno } from "../ffi/errno.ts";
 import { readInteger } from "./system.ts";
 import { KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_ON_CRASH } from "./abi.ts";
 import { currentArch } from "./arch/mod.ts";
-import { errnoContext, type RunEnv } from "./runtime.ts";
+import { crashStateAfterFailure, errnoContext, type RunEnv } from "./runtime.ts";
 import { removeCrashRecord } from "./reload/record.ts";
+import { takeLoadLock } from "./reload/lock.ts";
+import { clearReloadInflight } from "./reload/inflight.ts";
 
 /**
  * Unloads the crash image (`crash`) or the normal one: kexec_load with no segments, or KEXEC_FILE_UNLOAD when
@@ -20,7 +22,25 @@ import { removeCrashRecord } from "./reload/record.ts";
  * that fails too. A crash unload removes kexec-ts' crash-load record.
  * @throws KexecError (KernelCallError) when the kernel refuses
  */
-export function unloadImage(env: RunEnv, crash: boolean, fileSyscall: boolean): void {
+export function unloadImage(env: RunEnv, crash: boolean, fileSyscall: boolean, lockWaitMs?: number): void {
+  if (!crash) return unload(env, false, fileSyscall);
+  // A crash unload and a kexec-ts reload must not interleave (the reload would load the record back).
+  const lock = takeLoadLock("-p -u", lockWaitMs);
+  if (lock.warning) env.err(`kexec-ts: warning: ${lock.warning}`);
+  try {
+    unload(env, true, fileSyscall);
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    if (e instanceof KexecError) {
+      throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "unload", errno));
+    }
+    throw e;
+  } finally {
+    lock.release();
+  }
+}
+
+function unload(env: RunEnv, crash: boolean, fileSyscall: boolean): void {
   const ctx = errnoContext(env, crash);
   const fileUnload = () =>
     env.kernel.kexecFileLoad(undefined, undefined, "", KEXEC_FILE_UNLOAD | (crash ? KEXEC_FILE_ON_CRASH : 0n), ctx);
@@ -39,7 +59,10 @@ export function unloadImage(env: RunEnv, crash: boolean, fileSyscall: boolean): 
       }
     }
   }
-  if (crash) removeCrashRecord();
+  if (crash) {
+    removeCrashRecord();
+    clearReloadInflight();
+  }
 }
 
 /**

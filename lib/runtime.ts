@@ -9,7 +9,7 @@
 
 import { KexecError } from "./errors.ts";
 import { fsSystemView, readInteger, readLockdown, type SystemView } from "./system.ts";
-import type { ErrnoContext } from "../ffi/errno.ts";
+import { Errno, type ErrnoContext, explainErrno } from "../ffi/errno.ts";
 import {
   type FileInput,
   kexecFileLoad,
@@ -32,7 +32,10 @@ export interface KernelOps {
     ctx: ErrnoContext,
     trace?: (text: string) => void,
   ): void;
-  /** kexec_file_load on the files, or on memfds of in-memory contents (undefined kernel + KEXEC_FILE_UNLOAD unloads). */
+  /**
+   * kexec_file_load on descriptors already open and checked (lib/files.ts' InputFile), or on memfds of in-memory
+   * contents (undefined kernel + KEXEC_FILE_UNLOAD unloads).
+   */
   kexecFileLoad(
     kernel: FileInput | undefined,
     initrd: FileInput | undefined,
@@ -70,6 +73,38 @@ export function errnoContext(env: Pick<RunEnv, "sys" | "uid">, crash: boolean): 
     kexecLoadDisabled: readInteger(env.sys, "/proc/sys/kernel/kexec_load_disabled") === 1n,
     loadLimit: readInteger(env.sys, `/proc/sys/kernel/kexec_load_limit_${crash ? "panic" : "reboot"}`),
   };
+}
+
+/**
+ * After a failed crash load or unload: whether a crash kernel is loaded now, in words, from
+ * /sys/kernel/kexec_crash_loaded; when that is unreadable, from where the kernel returns `errno` (EBUSY, and
+ * kexec_load's EPERM and EACCES, come before it frees the loaded crash kernel).
+ */
+export function crashStateAfterFailure(sys: SystemView, op?: string, errno?: number): string {
+  const loaded = readInteger(sys, "/sys/kernel/kexec_crash_loaded");
+  if (loaded === 1n) return " (the previously loaded crash kernel is still loaded)";
+  if (loaded === 0n) return " (no crash kernel is loaded now)";
+  const before = errno === Errno.EBUSY ||
+    (op !== "kexec_file_load" && (errno === Errno.EPERM || errno === Errno.EACCES));
+  return before
+    ? " (the kernel refused before touching the loaded crash kernel)"
+    : " (whether a crash kernel is still loaded is unknown: /sys/kernel/kexec_crash_loaded is unreadable)";
+}
+
+/**
+ * What the kernel refuses with EPERM before it touches anything, known from sysctls and securityfs: kexec-ts refuses
+ * it itself, so that the attempt does not spend one of the kexec_load_limit_* loads. Undefined when none applies.
+ */
+export function permissionRefusal(op: "kexec_load" | "kexec_file_load", ctx: ErrnoContext): string | undefined {
+  if (ctx.kexecLoadDisabled) {
+    return "kexec is disabled (kernel.kexec_load_disabled=1, which cannot be undone until reboot)";
+  }
+  if (ctx.loadLimit === 0n) {
+    return `kernel.kexec_load_limit_${ctx.crash ? "panic" : "reboot"} is 0, so this kernel allows no more loads ` +
+      "of this type until reboot";
+  }
+  if (op === "kexec_load" && lockedDown(ctx)) return explainErrno("kexec_load", Errno.EPERM, ctx);
+  return undefined;
 }
 
 /** Whether lockdown forbids kexec_load (integrity or confidentiality). */

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { KexecError } from "./errors.ts";
 import { findCrashRegions } from "./crash/region.ts";
 import {
   findUdevRules,
@@ -137,14 +136,9 @@ export function gatherStatus(sys: SystemView): KexecStatus {
 }
 
 /**
- * The firmware as the architecture reads it; undefined where kexec-ts has no architecture folder, or when the
- * kernel's EFI files are malformed (status reports what it can; a load names the file).
+ * The firmware as the architecture reads it; undefined where kexec-ts has no architecture folder. Malformed EFI files
+ * are reported as such (a runtime map `malformed`, naming the file), never thrown.
  */
 function firmwareStatus(sys: SystemView): FirmwareStatus | undefined {
-  try {
-    return currentArch().firmwareStatus?.(sys);
-  } catch (e) {
-    if (e instanceof KexecError) return undefined;
-    throw e;
-  }
+  return currentArch().firmwareStatus?.(sys);
 }

@@ -56,6 +56,28 @@ export function readInteger(sys: SystemView, path: string, radix: 10 | 16 = 10):
   return parseInteger(text, radix);
 }
 
+/** Where efivarfs shows the EFI variables (an EFI boot, efivarfs mounted). */
+const EFIVARS_DIR = "/sys/firmware/efi/efivars";
+
+/** An EFI variable as efivarfs shows it: the attributes, then the value. */
+export interface EfiVariable {
+  /** EFI_VARIABLE_* bits (NON_VOLATILE 0x1, BOOTSERVICE_ACCESS 0x2, RUNTIME_ACCESS 0x4, ...). */
+  attributes: number;
+  /** The raw value. */
+  value: Uint8Array;
+}
+
+/**
+ * The EFI variable `name` of vendor `guid` (efivarfs file `NAME-GUID`: a little-endian u32 of attributes, then the
+ * value); undefined when unset, unreadable, not an EFI boot, or shorter than its attributes.
+ */
+export function readEfiVariable(sys: SystemView, name: string, guid: string): EfiVariable | undefined {
+  const r = sys.read(`${EFIVARS_DIR}/${name}-${guid}`);
+  if (r.kind !== "ok" || r.bytes.length < 4) return undefined;
+  const attributes = new DataView(r.bytes.buffer, r.bytes.byteOffset, 4).getUint32(0, true);
+  return { attributes, value: r.bytes.subarray(4) };
+}
+
 /** Parses `123`, `-1`, `0x1f` or (radix 16) `1f`; `undefined` if it is not a whole number. */
 export function parseInteger(text: string, radix: 10 | 16 = 10): bigint | undefined {
   const t = text.trim();

@@ -1,13 +1,15 @@
 /*
  * SHA-256 (FIPS 180-4), written for the kexec-ts purgatory.
  *
- * Only 32-bit integer arithmetic: the purgatory runs with CR4.OSFXSR clear, so any SSE instruction
- * would fault (and with no IDT, triple-fault the machine).
+ * The portable compression uses only 32-bit integer arithmetic: the purgatory runs with CR4.OSFXSR clear,
+ * so any SSE instruction would fault (and with no IDT, triple-fault the machine). The SHA-extension
+ * compression (sha256_ni.c) is used instead when the caller asks for it (purgatory.c: only after CPUID
+ * says the CPU has it and SSE was enabled).
  */
 #include "sha256.h"
 
 /* First 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4 4.2.2). */
-static const uint32_t round_constants[64] = {
+const uint32_t sha256_round_constants[64] __attribute__((aligned(16))) = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
 	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -23,14 +25,17 @@ static const uint32_t initial_state[8] = {
 	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
-static uint32_t rotr(uint32_t x, unsigned n)
+static inline uint32_t rotr(uint32_t x, unsigned n)
 {
 	return (x >> n) | (x << (32 - n));
 }
 
-static uint32_t load_be32(const uint8_t *p)
+/* A big-endian 32-bit word at any alignment (x86 loads unaligned words; bswap is one instruction). */
+typedef uint32_t unaligned_u32 __attribute__((aligned(1), may_alias));
+
+static inline uint32_t load_be32(const uint8_t *p)
 {
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+	return __builtin_bswap32(*(const unaligned_u32 *)p);
 }
 
 static void store_be32(uint8_t *p, uint32_t v)
@@ -41,44 +46,58 @@ static void store_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* Compresses one 64-byte block into the state. */
+/* FIPS 180-4 4.1.2: the four functions of the words. */
+#define BIG_SIGMA0(x) (rotr((x), 2) ^ rotr((x), 13) ^ rotr((x), 22))
+#define BIG_SIGMA1(x) (rotr((x), 6) ^ rotr((x), 11) ^ rotr((x), 25))
+#define SMALL_SIGMA0(x) (rotr((x), 7) ^ rotr((x), 18) ^ ((x) >> 3))
+#define SMALL_SIGMA1(x) (rotr((x), 17) ^ rotr((x), 19) ^ ((x) >> 10))
+
+/*
+ * Message word t, from a 16-word window: words 0-15 are the block's; word t >= 16 replaces word t - 16 in the
+ * window, W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16].
+ */
+#define WORD(t)                                                                                          \
+	((t) < 16 ? w[(t)]                                                                              \
+		  : (w[(t) & 15] += SMALL_SIGMA1(w[((t) - 2) & 15]) + w[((t) - 7) & 15] +               \
+				    SMALL_SIGMA0(w[((t) - 15) & 15])))
+
+/*
+ * Round t with the working variables named as they stand at that round: instead of shifting all eight
+ * (h = g, g = f, ...), each round's caller rotates the names, and a round writes only d and h.
+ * Ch(e,f,g) = g ^ (e & (f ^ g)) and Maj(a,b,c) = (a & b) | (c & (a | b)) save an operation each.
+ */
+#define ROUND(a, b, c, d, e, f, g, h, t)                                                                 \
+	do {                                                                                             \
+		uint32_t t1 = (h) + BIG_SIGMA1(e) + ((g) ^ ((e) & ((f) ^ (g)))) +                         \
+			      sha256_round_constants[(t)] + WORD(t);                                     \
+		(d) += t1;                                                                               \
+		(h) = t1 + BIG_SIGMA0(a) + (((a) & (b)) | ((c) & ((a) | (b))));                          \
+	} while (0)
+
+/*
+ * Compresses one 64-byte block into the state. Fully unrolled (every index a constant, no moves between
+ * rounds): about a fifth fewer instructions than a rolled loop, which is what counts where this runs slowest,
+ * in an emulator without the SHA extensions.
+ */
 static void compress(uint32_t state[8], const uint8_t *block)
 {
-	uint32_t w[64];
-	uint32_t a, b, c, d, e, f, g, h;
-	unsigned i;
+	uint32_t w[16];
+	uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+	uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+	unsigned t;
 
-	for (i = 0; i < 16; i++)
-		w[i] = load_be32(block + 4 * i);
-	for (i = 16; i < 64; i++) {
-		uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-	}
-
-	a = state[0];
-	b = state[1];
-	c = state[2];
-	d = state[3];
-	e = state[4];
-	f = state[5];
-	g = state[6];
-	h = state[7];
-	for (i = 0; i < 64; i++) {
-		uint32_t sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-		uint32_t choose = (e & f) ^ (~e & g);
-		uint32_t t1 = h + sum1 + choose + round_constants[i] + w[i];
-		uint32_t sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-		uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
-		uint32_t t2 = sum0 + majority;
-		h = g;
-		g = f;
-		f = e;
-		e = d + t1;
-		d = c;
-		c = b;
-		b = a;
-		a = t1 + t2;
+	for (t = 0; t < 16; t++)
+		w[t] = load_be32(block + 4 * t);
+#pragma GCC unroll 8
+	for (t = 0; t < 64; t += 8) {
+		ROUND(a, b, c, d, e, f, g, h, t + 0);
+		ROUND(h, a, b, c, d, e, f, g, t + 1);
+		ROUND(g, h, a, b, c, d, e, f, t + 2);
+		ROUND(f, g, h, a, b, c, d, e, t + 3);
+		ROUND(e, f, g, h, a, b, c, d, t + 4);
+		ROUND(d, e, f, g, h, a, b, c, t + 5);
+		ROUND(c, d, e, f, g, h, a, b, t + 6);
+		ROUND(b, c, d, e, f, g, h, a, t + 7);
 	}
 	state[0] += a;
 	state[1] += b;
@@ -90,12 +109,24 @@ static void compress(uint32_t state[8], const uint8_t *block)
 	state[7] += h;
 }
 
-void sha256_init(struct sha256_ctx *ctx)
+/* Compresses `blocks` consecutive 64-byte blocks with the context's implementation. */
+static void compress_blocks(struct sha256_ctx *ctx, const uint8_t *data, size_t blocks)
+{
+	if (ctx->impl == SHA256_SHANI) {
+		sha256_blocks_shani(ctx->state, data, blocks);
+		return;
+	}
+	for (; blocks != 0; blocks--, data += SHA256_BLOCK_BYTES)
+		compress(ctx->state, data);
+}
+
+void sha256_init(struct sha256_ctx *ctx, enum sha256_impl impl)
 {
 	unsigned i;
 
 	for (i = 0; i < 8; i++)
 		ctx->state[i] = initial_state[i];
+	ctx->impl = impl;
 	ctx->total_bytes = 0;
 	ctx->block_used = 0;
 }
@@ -112,13 +143,13 @@ void sha256_update(struct sha256_ctx *ctx, const void *data, size_t len)
 		}
 		if (ctx->block_used < SHA256_BLOCK_BYTES)
 			return;
-		compress(ctx->state, ctx->block);
+		compress_blocks(ctx, ctx->block, 1);
 		ctx->block_used = 0;
 	}
-	while (len >= SHA256_BLOCK_BYTES) {
-		compress(ctx->state, p);
-		p += SHA256_BLOCK_BYTES;
-		len -= SHA256_BLOCK_BYTES;
+	if (len >= SHA256_BLOCK_BYTES) {
+		compress_blocks(ctx, p, len / SHA256_BLOCK_BYTES);
+		p += len - len % SHA256_BLOCK_BYTES;
+		len %= SHA256_BLOCK_BYTES;
 	}
 	while (len != 0) {
 		ctx->block[ctx->block_used++] = *p++;
@@ -136,27 +167,27 @@ void sha256_final(struct sha256_ctx *ctx, uint8_t out[SHA256_DIGEST_BYTES])
 	if (ctx->block_used > SHA256_BLOCK_BYTES - 8) {
 		while (ctx->block_used < SHA256_BLOCK_BYTES)
 			ctx->block[ctx->block_used++] = 0;
-		compress(ctx->state, ctx->block);
+		compress_blocks(ctx, ctx->block, 1);
 		ctx->block_used = 0;
 	}
 	while (ctx->block_used < SHA256_BLOCK_BYTES - 8)
 		ctx->block[ctx->block_used++] = 0;
 	store_be32(ctx->block + 56, (uint32_t)(bit_length >> 32));
 	store_be32(ctx->block + 60, (uint32_t)bit_length);
-	compress(ctx->state, ctx->block);
+	compress_blocks(ctx, ctx->block, 1);
 	ctx->block_used = 0;
 
 	for (i = 0; i < 8; i++)
 		store_be32(out + 4 * i, ctx->state[i]);
 }
 
-void sha256_digest_regions(const struct sha256_region *regions, unsigned count,
+void sha256_digest_regions(const struct sha256_region *regions, unsigned count, enum sha256_impl impl,
 			   uint8_t out[SHA256_DIGEST_BYTES])
 {
 	struct sha256_ctx ctx;
 	unsigned i;
 
-	sha256_init(&ctx);
+	sha256_init(&ctx, impl);
 	for (i = 0; i < count; i++) {
 		if (regions[i].len == 0)
 			continue;

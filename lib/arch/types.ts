@@ -35,7 +35,11 @@ export type FirmwareStatus =
     /** The command-line parameter that turned them off (`noefi`, `efi=noruntime`). */
     runtimeOffBy?: string;
     /** /sys/firmware/efi/runtime-map: what a kexec_load handover of runtime services needs. */
-    runtimeMap: { kind: "present"; entryCount: number } | { kind: "absent" } | { kind: "denied" };
+    runtimeMap:
+      | { kind: "present"; entryCount: number }
+      | { kind: "absent" }
+      | { kind: "denied" }
+      | { kind: "malformed"; why: string };
     secureBoot: SecureBootState;
   };
 
@@ -51,6 +55,10 @@ export interface Arch<M = unknown> {
   name: string;
   /** KEXEC_ARCH_* for the high half of kexec_load's flags. */
   kexecArch: bigint;
+  /** Its EFI name (`x64`): Type #1 boot entries' `architecture`. */
+  efiArchName: string;
+  /** Its PE/COFF Machine (0x8664): UKIs for other machines are skipped. */
+  peMachine: number;
   /** The kexec_load flag that allows in-place crash hotplug updates. */
   hotplugFlag: bigint;
   /** Its image loaders, in probing order. */
@@ -68,4 +76,11 @@ export interface Arch<M = unknown> {
   core: CoreDumpFacts;
   /** The running machine's firmware as `status` shows it (UEFI or BIOS, runtime services, Secure Boot). */
   firmwareStatus?(sys: SystemView): FirmwareStatus;
+  /** Secure Boot alone, reading only what it needs (the UKI command-line warning, before the machine is read). */
+  secureBoot?(sys: SystemView): SecureBootState;
+  /**
+   * Why a kexec_file_load without an initrd must be given one (an empty initramfs), or undefined when it need not:
+   * on x86 the kernel's own loader hands EFI over, and a kernel handed EFI must not see ramdisk_size 0.
+   */
+  fileLoadNeedsInitrd?(sys: SystemView): string | undefined;
 }

@@ -56,6 +56,11 @@ export interface DiscoveryOptions {
   espPath?: string;
   /** `$SYSTEMD_XBOOTLDR_PATH`. */
   xbootldrPath?: string;
+  /**
+   * `--system-root`: the SystemView reads a saved machine; the partitions its mount table (and
+   * /run/boot-loader-entries) point to are taken under this directory. Paths given as options are not.
+   */
+  systemRoot?: string;
 }
 
 /** One line of /proc/self/mountinfo. */
@@ -147,8 +152,12 @@ export function findBootPartitions(sys: SystemView, fs: BootFs, opts: DiscoveryO
       skipped,
     };
   }
-  if (isDir("/run/boot-loader-entries")) {
-    return { esp: { path: "/run/boot-loader-entries", role: "esp", how: "/run/boot-loader-entries" }, skipped };
+  // What the machine itself says (its /run, its mount table) is under the system root.
+  const root = opts.systemRoot === undefined ? "" : opts.systemRoot.replace(/\/+$/, "");
+  const onMachine = (p: string) => root + p;
+  if (isDir(onMachine("/run/boot-loader-entries"))) {
+    const path = onMachine("/run/boot-loader-entries");
+    return { esp: { path, role: "esp", how: "/run/boot-loader-entries" }, skipped };
   }
 
   const mounts = parseMountinfo(readText(sys, "/proc/self/mountinfo") ?? "");
@@ -161,15 +170,26 @@ export function findBootPartitions(sys: SystemView, fs: BootFs, opts: DiscoveryO
       skipped.push(`${path}: ${why}`);
       continue;
     }
-    esp = { path, role: "esp", how: `mount point ${path}: ${m.fsType} on ${m.source}`, device: m.device };
+    esp = {
+      path: onMachine(path),
+      role: "esp",
+      how: `mount point ${path}: ${m.fsType} on ${m.source}`,
+      device: m.device,
+    };
     break;
   }
   let xbootldr: BootPartition | undefined;
   const boot = mountAt(mounts, "/boot");
-  if (boot && esp?.path !== "/boot" && boot.device !== esp?.device) {
+  if (boot && esp?.path !== onMachine("/boot") && boot.device !== esp?.device) {
     const why = notXbootldr(sys, boot);
     if (why) skipped.push(`/boot as XBOOTLDR: ${why}`);
-    else xbootldr = { path: "/boot", role: "xbootldr", how: `mount point /boot: ${boot.fsType} on ${boot.source}` };
+    else {
+      xbootldr = {
+        path: onMachine("/boot"),
+        role: "xbootldr",
+        how: `mount point /boot: ${boot.fsType} on ${boot.source}`,
+      };
+    }
     if (xbootldr) xbootldr.device = boot.device;
   }
   return { esp, xbootldr, skipped };

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { fail } from "../errors.ts";
+import { fail, KexecError } from "../errors.ts";
 import type { SystemView } from "../system.ts";
 import { osIdentity } from "../images/os_release.ts";
 import { parseUki, ukiIdentity, ukiProfile } from "../images/uki.ts";
@@ -227,7 +227,8 @@ function type2Entries(
     try {
       src = fs.open(path);
     } catch (e) {
-      notes.push(`${path}: ${(e as Error).message} (skipped)`);
+      if (!(e instanceof KexecError)) throw e;
+      notes.push(`${e.message} (skipped)`);
       continue;
     }
     try {
@@ -269,7 +270,9 @@ function type2Entries(
         });
       }
     } catch (e) {
-      notes.push(`${(e as Error).message} (skipped)`);
+      // A malformed or unreadable UKI is one entry less; anything else is a bug and is not hidden as a note.
+      if (!(e instanceof KexecError)) throw e;
+      notes.push(`${e.message} (skipped)`);
     } finally {
       src.close();
     }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { fail } from "../errors.ts";
 import { readFully } from "../files.ts";
 import type { ByteSource } from "../images/pe.ts";
 
@@ -31,8 +32,9 @@ export interface BootFs {
   /** A whole small file (at most `maxBytes`); undefined when missing, unreadable or larger. */
   readSmall(path: string, maxBytes: number): Uint8Array | undefined;
   /**
-   * Opens a file for random reads (a UKI's headers and text sections); the caller closes it.
-   * @throws Error when it cannot be opened
+   * Opens a file for random reads (a UKI's headers and text sections); the caller closes it. Its reads throw
+   * KexecError("io") on a short read.
+   * @throws KexecError("io") when it cannot be opened
    */
   open(path: string): ByteSource & { close(): void };
 }
@@ -72,15 +74,21 @@ export function realBootFs(root = "/"): BootFs {
       }
     },
     open(path) {
-      const f = Deno.openSync(prefix + path, { read: true });
-      const size = f.statSync().size;
+      let f: Deno.FsFile;
+      let size: number;
+      try {
+        f = Deno.openSync(prefix + path, { read: true });
+        size = f.statSync().size;
+      } catch (e) {
+        return fail("io", `${path}: cannot open (${(e as Error).message})`);
+      }
       return {
         size,
         read(offset, length) {
           const buf = new Uint8Array(length);
           f.seekSync(offset, Deno.SeekMode.Start);
           const got = readFully(f, buf);
-          if (got !== length) throw new Error(`${path}: short read at ${offset} (${got} of ${length} bytes)`);
+          if (got !== length) fail("io", `${path}: short read at ${offset} (${got} of ${length} bytes)`);
           return buf;
         },
         close: () => f.close(),
@@ -118,7 +126,7 @@ export function memoryBootFs(files: Record<string, string | Uint8Array>): BootFs
       return b.length > maxBytes ? undefined : b;
     },
     open(path) {
-      if (!(path in files)) throw new Error(`${path}: no such file`);
+      if (!(path in files)) fail("io", `${path}: cannot open (no such file)`);
       const b = bytesOf(path);
       return { size: b.length, read: (o, l) => b.subarray(o, o + l), close() {} };
     },

@@ -19,35 +19,52 @@ import { fail } from "../errors.ts";
 import type { SystemView } from "../system.ts";
 import type { LoadRequest } from "../load/request.ts";
 import { type BootEntries, type BootEntry, findEntry, listBootEntries } from "./entries.ts";
-import type { BootFs } from "./fs.ts";
+import { type BootFs, realBootFs } from "./fs.ts";
+import type { Arch } from "../arch/types.ts";
 
 export type { BootEntries, BootEntry } from "./entries.ts";
 export type { BootPartition } from "./discover.ts";
-
-/** The EFI and PE names of the architectures kexec-ts runs on. */
-const ARCH_NAMES: Readonly<Record<string, { efiArch: string; peMachine: number }>> = {
-  x86_64: { efiArch: "x64", peMachine: 0x8664 },
-  aarch64: { efiArch: "aa64", peMachine: 0xaa64 },
-};
 
 /** Where entries are read from. */
 export interface BootEntryOptions {
   /** `--boot-root=DIR`: DIR is the ESP (else the ESP and XBOOTLDR are found as systemd finds them). */
   bootRoot?: string;
-  /** The architecture's name (`x86_64`): which Type #1 `architecture` and which UKIs are this machine's. */
-  arch: string;
-  /** `$SYSTEMD_ESP_PATH` and `$SYSTEMD_XBOOTLDR_PATH`, as systemd honours them. */
+  /**
+   * `--system-root=DIR`: the saved machine whose mount table and udev data say where its boot partitions are; the
+   * partitions found so are read under DIR. `--boot-root` and `$SYSTEMD_*` name directories here, as given.
+   */
+  systemRoot?: string;
+  /** The architecture: which Type #1 `architecture` (its EFI name) and which UKIs (its PE machine) are this machine's. */
+  arch: Pick<Arch, "efiArchName" | "peMachine">;
+  /** `$SYSTEMD_ESP_PATH` and `$SYSTEMD_XBOOTLDR_PATH`; default: this process' environment, as systemd honours it. */
   env?: { espPath?: string; xbootldrPath?: string };
 }
 
-/** Lists the boot entries of this machine (or of `--boot-root`). */
-export function bootEntries(sys: SystemView, fs: BootFs, opts: BootEntryOptions): BootEntries {
-  const names = ARCH_NAMES[opts.arch] ?? fail("unsupported", `boot entries: no EFI name known for ${opts.arch}`);
+/** `$SYSTEMD_ESP_PATH` and `$SYSTEMD_XBOOTLDR_PATH`, which systemd's tools honour (unset without --allow-env). */
+export function systemdPathEnv(): { espPath?: string; xbootldrPath?: string } {
+  const get = (name: string) => {
+    try {
+      return Deno.env.get(name) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { espPath: get("SYSTEMD_ESP_PATH"), xbootldrPath: get("SYSTEMD_XBOOTLDR_PATH") };
+}
+
+/**
+ * Lists the boot entries of this machine (or of `--boot-root`): the one path the CLI and the API take.
+ * @param fs the boot partitions' files (default: the real ones; tests pass a fixture)
+ */
+export function bootEntries(sys: SystemView, opts: BootEntryOptions, fs: BootFs = realBootFs()): BootEntries {
+  const env = opts.env ?? systemdPathEnv();
   return listBootEntries(sys, fs, {
-    ...names,
+    efiArch: opts.arch.efiArchName,
+    peMachine: opts.arch.peMachine,
     bootRoot: opts.bootRoot,
-    espPath: opts.env?.espPath,
-    xbootldrPath: opts.env?.xbootldrPath,
+    systemRoot: opts.systemRoot,
+    espPath: env.espPath,
+    xbootldrPath: env.xbootldrPath,
   });
 }
 

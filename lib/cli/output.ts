@@ -18,6 +18,7 @@ import { formatRange, type Range } from "../memory/ranges.ts";
 import type { KexecStatus } from "../status.ts";
 import type { BootEntries, BootEntry } from "../boot/entries.ts";
 import type { VmcoreSummary } from "../vmcore/info.ts";
+import type { EntryLoad } from "../boot/mod.ts";
 
 /** JSON.stringify with bigints: sizes and counts (keys ending in Bytes/Count/Limit) as numbers, the rest as hex. */
 export function toJson(value: unknown): string {
@@ -113,6 +114,8 @@ export function firmwareText(f: FirmwareStatus): string {
     ? `runtime map ${f.runtimeMap.entryCount} entries`
     : f.runtimeMap.kind === "denied"
     ? "runtime map unreadable (not root)"
+    : f.runtimeMap.kind === "malformed"
+    ? `runtime map malformed (${f.runtimeMap.why})`
     : "no runtime map";
   const rt = f.runtimeServices === "off"
     ? `runtime services off (${f.runtimeOffBy})`
@@ -180,6 +183,7 @@ export function planToJson(plan: LoadPlan): Record<string, unknown> {
     shaRegions: plan.shaRegions,
     digest: [...plan.digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     notes: plan.notes,
+    ...(plan.warnings ? { warnings: plan.warnings } : {}),
     firmware: plan.firmware,
     ...(plan.image ? { image: plan.image } : {}),
   };
@@ -213,6 +217,7 @@ export function renderPlan(plan: LoadPlan): string {
       [...plan.digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")
     }...)`,
   );
+  for (const w of plan.warnings ?? []) lines.push(`warning: ${w}`);
   for (const n of plan.notes) lines.push(`note: ${n}`);
   return lines.join("\n") + "\n";
 }
@@ -226,6 +231,8 @@ export function renderFilePlan(p: FileLoadPlan): string {
     ...imageLines(p.image),
     `cmdline   ${p.cmdline}`,
     `flags     ${hex(p.flags)}`,
+    ...(p.notes ?? []).map((n) => `note: ${n}`),
+    ...p.unchecked.map((u) => `not checked before the syscall: ${u}`),
   ].join("\n") + "\n";
 }
 
@@ -241,12 +248,24 @@ export function renderOutcome(outcome: LoadOutcome, json: boolean): string {
         cmdline: p.cmdline,
         flags: p.flags,
         ...(p.image ? { image: p.image } : {}),
+        unchecked: p.unchecked,
+        ...(p.notes ? { notes: p.notes } : {}),
       }) +
         "\n"
       : renderFilePlan(p);
   }
   const plan = outcome.plan!;
   return json ? toJson(planToJson(plan)) + "\n" : renderPlan(plan);
+}
+
+/**
+ * Which boot entry a load takes and why, in one line: `boot entry kts-a.conf: "Title" 1 (the default: loader.conf
+ * default "kts-a*"), from /efi/loader/entries/kts-a.conf`.
+ */
+export function renderEntryChoice(chosen: EntryLoad): string {
+  const e = chosen.entry;
+  return `boot entry ${e.id}: ${JSON.stringify(e.title)}${e.version ? ` ${e.version}` : ""} (${chosen.why}), ` +
+    `from ${e.path}`;
 }
 
 /** What an entry boots, in a few words (`linux /vmlinuz-6.12, 1 initrd`, `uki EFI/Linux/x.efi @1`). */

@@ -9,7 +9,6 @@ import { KexecError } from "../errors.ts";
 import { readInteger, readText } from "../system.ts";
 import { DRY_RUN_KERNEL, type RunEnv } from "../runtime.ts";
 import { execLoaded, unloadImage } from "../control.ts";
-import { USAGE, VERSION } from "./usage.ts";
 import { DEFAULT_VMCORE, type Invocation } from "./args.ts";
 // The planners, status and the udev machinery are imported when a command needs them, so that the commands
 // scripts call often (-S, -u, -e) start without loading them.
@@ -35,12 +34,16 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
   // A dry run, or a plan against a snapshot, never reaches the kernel, whatever path a command takes.
   if (inv.dryRun) env = { ...env, kernel: DRY_RUN_KERNEL };
   switch (a.kind) {
-    case "help":
+    case "help": {
+      const { USAGE } = await import("./usage.ts"); // made from the option table: only when asked for
       env.out(USAGE);
       return 0;
-    case "version":
+    }
+    case "version": {
+      const { VERSION } = await import("./usage.ts");
       env.out(`kexec-ts ${VERSION}\n`);
       return 0;
+    }
     case "status": {
       const { gatherStatus } = await import("../status.ts");
       const { renderStatus, toJson } = await import("./output.ts");
@@ -65,39 +68,20 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       execLoaded(env, inv.sync);
       return 0;
     case "entries": {
-      const { bootEntries } = await import("../boot/mod.ts");
-      const { realBootFs } = await import("../boot/fs.ts");
-      const { currentArch } = await import("../arch/mod.ts");
       const { renderEntries, toJson } = await import("./output.ts");
-      const list = bootEntries(env.sys, realBootFs(), {
-        bootRoot: a.bootRoot,
-        arch: currentArch().name,
-        env: systemdPathEnv(),
-      });
+      const list = await machineEntries(env, inv.systemRoot, a.bootRoot);
       env.out(inv.json ? toJson(list) + "\n" : renderEntries(list));
       return 0;
     }
     case "load": {
       const { performLoad } = await import("../load/load.ts");
-      const { renderOutcome } = await import("./output.ts");
       let req = inv.load!;
       if (inv.bootEntry) {
-        const { bootEntries, bootEntryLoad } = await import("../boot/mod.ts");
-        const { realBootFs } = await import("../boot/fs.ts");
-        const { currentArch } = await import("../arch/mod.ts");
-        const list = bootEntries(env.sys, realBootFs(), {
-          bootRoot: inv.bootEntry.bootRoot,
-          arch: currentArch().name,
-          env: systemdPathEnv(),
-        });
+        const { bootEntryLoad } = await import("../boot/mod.ts");
+        const { renderEntryChoice } = await import("./output.ts");
+        const list = await machineEntries(env, inv.systemRoot, inv.bootEntry.bootRoot);
         const chosen = bootEntryLoad(list, inv.bootEntry.selector, req);
-        const e = chosen.entry;
-        env.err(
-          `kexec-ts: boot entry ${e.id}: ${JSON.stringify(e.title)}${
-            e.version ? ` ${e.version}` : ""
-          } (${chosen.why}), ` +
-            `from ${e.path}`,
-        );
+        env.err(`kexec-ts: ${renderEntryChoice(chosen)}`);
         req = chosen.request;
       }
       const outcome = performLoad(req, env, {
@@ -107,6 +91,7 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       });
       for (const w of outcome.warnings) env.err(`kexec-ts: warning: ${w}`);
       if (inv.dryRun) {
+        const { renderOutcome } = await import("./output.ts"); // only a dry run prints the plan
         env.out(renderOutcome(outcome, inv.json));
         return 0;
       }
@@ -168,16 +153,11 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
   }
 }
 
-/** `$SYSTEMD_ESP_PATH` and `$SYSTEMD_XBOOTLDR_PATH`, which systemd's tools honour (unset without --allow-env). */
-function systemdPathEnv(): { espPath?: string; xbootldrPath?: string } {
-  const get = (name: string) => {
-    try {
-      return Deno.env.get(name) || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  return { espPath: get("SYSTEMD_ESP_PATH"), xbootldrPath: get("SYSTEMD_XBOOTLDR_PATH") };
+/** The boot entries of the machine (or of `--boot-root`), the way the API lists them (lib/boot/mod.ts). */
+async function machineEntries(env: RunEnv, systemRoot: string | undefined, bootRoot: string | undefined) {
+  const { bootEntries } = await import("../boot/mod.ts");
+  const { currentArch } = await import("../arch/mod.ts");
+  return bootEntries(env.sys, { bootRoot, systemRoot, arch: currentArch() });
 }
 
 /** Stdout for a stream of bytes, written in 64 KiB chunks; a closed pipe is one clear error, not a stack trace. */

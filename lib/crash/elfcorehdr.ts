@@ -53,13 +53,28 @@ export interface CoreDumpFacts {
 
 const NO_PADDR = 0xffffffffffffffffn;
 
-/** Parses a CPU list such as `0-3,8,10-11`. */
+/**
+ * The most CPUs a Linux kernel can have: NR_CPUS is at most 8192 on every architecture (x86_64 with
+ * CPUMASK_OFFSTACK/MAXSMP, arch/x86/Kconfig NR_CPUS_RANGE_END; powerpc's range ends there too). A CPU list naming a
+ * CPU at or above it did not come from a kernel, and is refused before anything is allocated for it.
+ */
+export const MAX_CPUS = 8192;
+
+/**
+ * Parses a CPU list such as `0-3,8,10-11` (the kernel's `%*pbl` format: ascending, no duplicates).
+ * @throws KexecError("io") for anything else, including a CPU number of {@link MAX_CPUS} or more
+ */
 export function parseCpuList(text: string): number[] {
   const out: number[] = [];
-  for (const part of text.trim().split(",").filter(Boolean)) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) fail("io", `cannot parse CPU list "${text.trim()}"`);
-    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+  const list = text.trim();
+  const bad = (why: string): never => fail("io", `cannot parse CPU list "${list.slice(0, 80)}": ${why}`);
+  for (const part of list.split(",").filter(Boolean)) {
+    const m = /^(\d{1,12})(?:-(\d{1,12}))?$/.exec(part);
+    if (!m) bad(`"${part.slice(0, 40)}" is not N or N-M`);
+    const a = Number(m![1]), b = m![2] === undefined ? a : Number(m![2]);
+    if (b >= MAX_CPUS) bad(`CPU ${b} is above the kernel's limit of ${MAX_CPUS} CPUs (NR_CPUS)`);
+    if (b < a) bad(`the range ${part} runs backwards`);
+    if (out.length && a <= out[out.length - 1]) bad(`${part} is not above the CPUs before it`);
     for (let c = a; c <= b; c++) out.push(c);
   }
   return out;

@@ -104,6 +104,13 @@ export interface RelocatedImage {
   layout: RelocatableLayout;
 }
 
+/**
+ * The largest image this relocator lays out, NOBITS included: 1 MiB. A purgatory is a few KiB of code and a stack
+ * (ours: 2.7 KiB + 16 KiB) and goes into low memory with the boot data; an object whose sections (or their
+ * sh_addralign padding) need more is refused before anything is allocated for it.
+ */
+export const MAX_RELOCATABLE_BYTES = 1n << 20n;
+
 function relocError(message: string): never {
   return fail("relocation", message);
 }
@@ -131,8 +138,14 @@ export function layoutRelocatable(obj: ElfFile): RelocatableLayout {
   let end = 0n;
   const place = (section: SectionHeader) => {
     const sectionAlign = section.addralign > 1n ? section.addralign : 1n;
-    if (sectionAlign > align) align = sectionAlign;
     const offset = alignUp(end, sectionAlign);
+    if (sectionAlign > MAX_RELOCATABLE_BYTES || offset + section.size > MAX_RELOCATABLE_BYTES) {
+      relocError(
+        `${describeSection(section)} (sh_size ${hex(section.size)}, sh_addralign ${hex(sectionAlign)}) ` +
+          `takes the image past ${hex(MAX_RELOCATABLE_BYTES)} bytes, the most a purgatory may take`,
+      );
+    }
+    if (sectionAlign > align) align = sectionAlign;
     sectionOffsets.set(section.index, offset);
     end = offset + section.size;
   };

@@ -1,5 +1,5 @@
 /**
- * From a LoadRequest to a LoadPlan: read the files, read the machine through the SystemView (the running one, or a
+ * From a LoadRequest to a LoadPlan: take the input files' bytes (./inputs.ts), read the machine through the SystemView (the running one, or a
  * saved snapshot), let the image's loader and the planner lay it out, and say what the plan is checked against.
  * No side effects beyond reading.
  *
@@ -25,7 +25,7 @@ export interface BuiltPlan {
 }
 
 /** MemTotal in bytes (the kernel's totalram_pages), or undefined when unreadable. */
-function memTotalBytes(sys: SystemView): bigint | undefined {
+export function memTotalBytes(sys: SystemView): bigint | undefined {
   const kib = /^MemTotal:\s+(\d+) kB$/m.exec(readText(sys, "/proc/meminfo") ?? "")?.[1];
   return kib === undefined ? undefined : BigInt(kib) * 1024n;
 }
@@ -33,7 +33,9 @@ function memTotalBytes(sys: SystemView): bigint | undefined {
 /**
  * Builds the kexec_load plan for `req` against the machine behind `sys`.
  * @param rngSeed 32 bytes for the next kernel's SETUP_RNG_SEED (random for real loads, fixed in tests)
- * @param inputs the request's files, already read (./inputs.ts); read here when absent
+ * @param inputs the request's inputs, already resolved with their files open (./inputs.ts: a load keeps them open
+ *   until its syscall); without them they are resolved here and their files closed when the plan is made (the
+ *   plan's buffers stay valid)
  * @throws KexecError for unreadable files, a bad image, a missing crash region, a layout that does not fit
  */
 export function buildLoadPlan(
@@ -41,8 +43,16 @@ export function buildLoadPlan(
   sys: SystemView,
   rngSeed: Uint8Array,
   arch: Arch = currentArch(),
-  inputs: LoadInputs = resolveInputs(req, sys, arch),
+  inputs?: LoadInputs,
 ): BuiltPlan {
+  if (!inputs) {
+    const own = resolveInputs(req, sys, arch);
+    try {
+      return buildLoadPlan(req, sys, rngSeed, arch, own);
+    } finally {
+      own.close();
+    }
+  }
   const { loader, image, initrd, cmdline } = inputs;
   const iomem = readIomem(sys);
   const machine = arch.readMachine(sys, iomem, req.kind);

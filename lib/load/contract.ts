@@ -31,6 +31,7 @@ export interface BufferPiece {
   offset: bigint;
   bytes: Uint8Array;
 }
+import type { SystemView } from "../system.ts";
 
 /**
  * One buffer a loader wants in memory: its contents and the constraints on its physical address (memsz, align,
@@ -80,6 +81,8 @@ export interface LoadContext<M = unknown> {
   addBuffer(req: BufferRequest): bigint;
   /** Adds a remark for the plan's notes (why a choice was made). */
   note(text: string): void;
+  /** Adds a warning: something about the load the user must know (printed for real loads too, unlike notes). */
+  warn(text: string): void;
 }
 
 /** What a loader hands back: where purgatory enters the kernel, and the boot data it passes (%rsi on x86). */
@@ -114,9 +117,52 @@ export interface ImageLoader<I = unknown, M = unknown> {
   /**
    * What kexec_file_load's loader for this kind refuses, checked before the syscall (which frees a loaded crash
    * kernel first). Absent: the kernel's kexec_file_load has no loader for this kind.
-   * @throws KexecError naming the check
+   * @throws KexecError("bad-image") for what the kernel's probe and loader refuse (ENOEXEC, EINVAL),
+   *   KexecError("layout") for what would not fit (EADDRNOTAVAIL, ENOMEM, EINVAL), each naming the check
    */
-  fileLoadCheck?(image: I, cmdline: string, kind: LoadKind): void;
+  fileLoadCheck?(image: I, input: FileLoadInput): void;
+  /** The kernel's checks on this kind's kexec_file_load path, each with kexec-ts' counterpart (a test lists them). */
+  fileLoadChecks?: readonly KernelCheck[];
+}
+
+/** What a loader's {@link ImageLoader.fileLoadCheck} gets besides the image. */
+export interface FileLoadInput {
+  kind: LoadKind;
+  /** The command line as passed to kexec_file_load (the kernel adds `elfcorehdr=` for crash loads). */
+  cmdline: string;
+  /** Size of the initrd in bytes; 0 for none. */
+  initrdBytes: bigint;
+  /** The machine, for the facts the kernel's loader looks at (paging mode, firmware). */
+  sys: SystemView;
+  /** Crash loads: the main crash region and what else the kernel will put there. */
+  crash?: {
+    region: Range;
+    /** memsz of the elfcorehdr the kernel reserves (crash_load_segments). */
+    elfcorehdrBytes: bigint;
+    /** Bytes the region must keep free for the kernel's control and page-table pages. */
+    slackBytes: bigint;
+  };
+  /** MemTotal (the kernel's totalram_pages), when known. */
+  totalRamBytes?: bigint;
+}
+
+/**
+ * One check of the kernel's kexec_file_load path (kernel/kexec_file.c, fs/kernel_read_file.c, kernel/kexec_core.c
+ * and the image's loader), with kexec-ts' counterpart made before the syscall, or why it cannot be made.
+ */
+export interface KernelCheck {
+  /** `file:line` in Linux 6.12.117 (Debian linux-source-6.12 6.12.117-1~deb12u1, the kernel the VM tests boot). */
+  source: string;
+  /** The kernel's condition for refusing, in its terms. */
+  kernel: string;
+  /** What the syscall then returns. */
+  errno: string;
+  /** True when the kernel has already freed the loaded crash kernel when it makes this check. */
+  afterFree: boolean;
+  /** kexec-ts' check before the syscall, in words naming the function; undefined when it cannot make it. */
+  ours?: string;
+  /** Why kexec-ts cannot check it; said before a crash kexec_file_load when `afterFree`. */
+  unchecked?: string;
 }
 
 /** One piece of a wrapped image: what it is called (`.linux`) and its bytes. */

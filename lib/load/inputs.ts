@@ -1,8 +1,12 @@
 /**
  * What a load is made of, from a LoadRequest: the kernel file's loader and parsed image, the initrd as one buffer
  * and the command line, with a wrapped image (a UKI) unwrapped first (./loaders.ts). Both syscalls start here:
- * kexec_load plans from these bytes, kexec_file_load gets them by path or, when they are part of a file or made of
- * several, through memfds.
+ * kexec_load plans from these bytes, kexec_file_load gets the same open files (their descriptors) or, when the
+ * kernel is part of a file or the initrd is made of several, memfds.
+ *
+ * Each file is opened once (../files.ts: mapped where possible, read where not) and stays open until
+ * {@link LoadInputs.close}: the checks, the SHA-256 and the syscall all use that open file, and a read lease keeps
+ * writers out meanwhile. A load closes its inputs after the syscall.
  *
  * How a wrapper's pieces and the request's combine (systemd-stub's rules, see ../images/uki.ts):
  *  - initrd: the wrapper's leading pieces (`.ucode`), the request's initrds, the wrapper's trailing pieces
@@ -15,7 +19,7 @@
  */
 
 import { fail } from "../errors.ts";
-import { checkReadable, readInputFile } from "../files.ts";
+import { type InputFile, openInput } from "../files.ts";
 import type { SystemView } from "../system.ts";
 import type { Arch } from "../arch/types.ts";
 import { splitProfilePrefix } from "../images/uki.ts";
@@ -44,6 +48,10 @@ export interface LoadInputs<M = unknown> {
   info?: ImageInfo;
   /** Things the user should know (a command line systemd-stub would have ignored). */
   warnings: string[];
+  /** The open files: the kernel (or the file holding it) and the request's initrds, in order. */
+  files: { kernel: InputFile; initrds: readonly InputFile[] };
+  /** Closes every file (ending their leases); the bytes stay valid. */
+  close(): void;
 }
 
 /**
@@ -75,9 +83,11 @@ export interface ResolveOptions {
 }
 
 /**
- * Reads the request's files and the machine's command line, and picks and runs the loader's parse.
+ * Opens the request's files (the kernel, then each initrd), reads the machine's command line, and picks and runs
+ * the loader's parse. The caller closes the result ({@link LoadInputs.close}).
  * @throws KexecError("io") for unreadable or empty files, KexecError("bad-image") for a bad image,
- *   KexecError("usage") for a profile the image lacks or two different profile choices
+ *   KexecError("usage") for a profile the image lacks or two different profile choices; the files opened so far
+ *   are closed then
  */
 export function resolveInputs<M>(
   req: LoadRequest,
@@ -85,7 +95,27 @@ export function resolveInputs<M>(
   arch: Arch<M>,
   opts: ResolveOptions = {},
 ): LoadInputs<M> {
-  const file = readInputFile(req.kernel, "kernel");
+  const opened: InputFile[] = [];
+  try {
+    opened.push(openInput(req.kernel, "kernel"));
+    for (const p of req.initrds) opened.push(openInput(p, "initrd"));
+    const [kernel, ...initrds] = opened;
+    const files = { kernel, initrds };
+    return { ...resolveOpen(req, sys, arch, opts, files), files, close: () => opened.forEach((f) => f.close()) };
+  } catch (e) {
+    opened.forEach((f) => f.close());
+    throw e;
+  }
+}
+
+function resolveOpen<M>(
+  req: LoadRequest,
+  sys: SystemView,
+  arch: Arch<M>,
+  opts: ResolveOptions,
+  files: LoadInputs["files"],
+): Omit<LoadInputs<M>, "files" | "close"> {
+  const file = files.kernel.bytes;
   let userCmdline = composeCmdline(req, sys);
   const prefix = splitProfilePrefix(userCmdline);
   if (prefix && req.ukiProfile !== undefined && prefix.profile !== req.ukiProfile) {
@@ -102,7 +132,7 @@ export function resolveInputs<M>(
   const image = picked.loader.parse(picked.kernel, kernelName);
   const byPath = !wrapped && req.initrds.length === 1;
   if (byPath && opts.readInitrd === false) {
-    checkReadable(req.initrds[0], "initrd");
+    // kexec_file_load reads it itself, through the descriptor opened above.
     return {
       loader: picked.loader,
       image,
@@ -115,9 +145,9 @@ export function resolveInputs<M>(
       warnings: [],
     };
   }
-  const own: ImagePart[] = req.initrds.map((p) => {
-    const bytes = readInputFile(p, "initrd");
-    if (bytes.length === 0) fail("io", `initrd ${p} is empty`);
+  const own: ImagePart[] = files.initrds.map((f) => {
+    const bytes = f.bytes;
+    if (bytes.length === 0) fail("io", `initrd ${f.path} is empty`);
     return { what: "--initrd", bytes };
   });
   const pieces = [...(wrapped?.initrdsBefore ?? []), ...own, ...(wrapped?.initrdsAfter ?? [])]
@@ -175,6 +205,5 @@ function entryInfo(req: LoadRequest, format: string): ImageInfo | undefined {
 
 /** Whether the firmware enforces Secure Boot, as the architecture reads it (false when unknown). */
 function secureBootOn(arch: Arch<unknown>, sys: SystemView): boolean {
-  const fw = arch.firmwareStatus?.(sys);
-  return fw?.kind === "uefi" && fw.secureBoot.state === "enabled";
+  return arch.secureBoot?.(sys).state === "enabled";
 }

@@ -8,18 +8,22 @@
  */
 
 import { KexecError } from "../errors.ts";
-import { Errno, explainErrno } from "../../ffi/errno.ts";
-import { readIomem } from "../memory/iomem.ts";
-import { requireCrashRegions } from "../crash/region.ts";
+import { Errno } from "../../ffi/errno.ts";
 import { CRASH_HOTPLUG_NODES, readFlag } from "../crash/hotplug.ts";
-import { crashRecordPath, writeCrashRecord } from "../reload/record.ts";
+import { crashRecordPath, removeCrashRecord, writeCrashRecord } from "../reload/record.ts";
+import { takeLoadLock } from "../reload/lock.ts";
+import { clearReloadInflight } from "../reload/inflight.ts";
+import { describeFsError } from "../files.ts";
 import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
-import { readInteger, readText, type SystemView } from "../system.ts";
-import { errnoContext, type FileInput, lockedDown, type RunEnv } from "../runtime.ts";
-import { currentArch } from "../arch/mod.ts";
+import { readText, type SystemView } from "../system.ts";
+import { crashStateAfterFailure, errnoContext, type FileInput, permissionRefusal, type RunEnv } from "../runtime.ts";
+import { type Arch, currentArch } from "../arch/mod.ts";
+import { emptyInitramfs } from "./initramfs.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
-import { buildLoadPlan } from "./build.ts";
+import { buildLoadPlan, type BuiltPlan, memTotalBytes } from "./build.ts";
+import { checkFileLoad, FileOnlyRefusal, type InputFacts, uncheckedNote } from "./file_load.ts";
 import { type LoadInputs, resolveInputs } from "./inputs.ts";
+import type { InputFile } from "../files.ts";
 import type { ImageInfo } from "./image_info.ts";
 import { absoluteRequest, type LoadRequest } from "./request.ts";
 
@@ -39,6 +43,10 @@ export interface FileLoadPlan {
   initrdBytes?: Uint8Array;
   /** What a UKI or boot entry said about itself. */
   image?: ImageInfo;
+  /** Crash loads: what the kernel checks after freeing the loaded crash kernel and kexec-ts could not check. */
+  unchecked: string[];
+  /** Remarks for the user (an initrd kexec-ts added); absent when there is none. */
+  notes?: string[];
 }
 
 /** What a load did (or, dry, would do). */
@@ -65,36 +73,61 @@ export interface LoadOptions {
   unloadFirst?: () => void;
   /** 32 bytes for SETUP_RNG_SEED; default: fresh random bytes. */
   rngSeed?: Uint8Array;
-}
-
-/** After a failed crash load, what is loaded now, in words. */
-function crashStateAfterFailure(sys: SystemView): string {
-  const loaded = readInteger(sys, "/sys/kernel/kexec_crash_loaded");
-  return loaded === 1n
-    ? " (the previously loaded crash kernel is still loaded)"
-    : loaded === 0n
-    ? " (no crash kernel is loaded now)"
-    : "";
+  /** Where a note said before the syscall goes (a crash kexec_file_load's unchecked items); default `env.err`. */
+  note?: (text: string) => void;
+  /** The caller already holds load.lock (../reload/lock.ts): `kexec-ts reload`, around its decision and load. */
+  lockHeld?: boolean;
+  /** How long a crash load waits for load.lock (default ../reload/lock.ts LOAD_LOCK_WAIT_MS). */
+  lockWaitMs?: number;
 }
 
 /**
- * What kexec_file_load's loader would refuse, checked before that syscall, which frees a loaded crash kernel before
- * it parses anything (kernel/kexec_file.c).
+ * What kexec_file_load would refuse, checked before that syscall (./file_load.ts and the image's loader), on the
+ * inputs as the syscall will get them: files by path, or memfds of bytes already read.
+ * @returns what could not be checked and matters for a crash load
  * @throws KexecError naming the check
  */
-function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, cmdline: string, env: RunEnv): void {
-  const { loader } = inputs;
-  if (!loader.fileLoadCheck) {
-    throw new KexecError("unsupported", `kexec_file_load cannot load ${loader.name} images; use -c (kexec_load)`);
-  }
-  loader.fileLoadCheck(inputs.image, cmdline, req.kind);
-  if (req.kind === "crash") requireCrashRegions(env.sys, readIomem(env.sys));
+function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, p: FileLoadPlan, env: RunEnv): string[] {
+  const memfd = (name: string, bytes: Uint8Array): InputFacts => ({
+    path: name,
+    isFile: true,
+    sizeBytes: BigInt(bytes.length),
+  });
+  return checkFileLoad(
+    {
+      req,
+      cmdline: p.cmdline,
+      loader: inputs.loader,
+      image: inputs.image,
+      kernel: p.kernelBytes ? memfd(`${p.kernel} (its kernel)`, p.kernelBytes) : openFacts(inputs.files.kernel),
+      kernelBytes: inputs.kernel,
+      initrd: p.initrdBytes
+        ? memfd(p.initrd ?? "initrd", p.initrdBytes)
+        : p.initrd === undefined
+        ? undefined
+        : openFacts(inputs.files.initrds[0]),
+      totalRamBytes: memTotalBytes(env.sys),
+    },
+    env.sys,
+    currentArch(),
+  );
 }
 
-/** The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. */
-function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileLoadPlan {
+/** With -a, why kexec_file_load is not tried: a note for the kexec_load plan. */
+function skippedFileLoadNote(inputs: LoadInputs, refusal: KexecError): string {
+  return inputs.loader.fileLoadCheck
+    ? `kexec_file_load skipped (${refusal.message.replace(/; use -c \(kexec_load\)$/, "")}); kexec_load used`
+    : `kexec_file_load has no ${inputs.loader.name} loader; kexec_load used`;
+}
+
+/**
+ * The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. With no
+ * initrd where the architecture says the kernel's loader needs one (x86 EFI: ../arch/x86_64/efi_handover.ts), an
+ * empty initramfs.
+ */
+function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean, arch: Arch, sys: SystemView): FileLoadPlan {
   const name = req.kernel.slice(req.kernel.lastIndexOf("/") + 1);
-  return {
+  const plan: FileLoadPlan = {
     kernel: req.kernel,
     initrd: inputs.initrdPath ?? (inputs.initrd ? `${name}:initrd (memfd)` : undefined),
     cmdline: inputs.cmdline,
@@ -102,16 +135,40 @@ function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean): FileL
     kernelBytes: inputs.kernelIsPart ? inputs.kernel : undefined,
     initrdBytes: inputs.initrdPath === undefined ? inputs.initrd : undefined,
     image: inputs.info,
+    unchecked: [],
+  };
+  const why = plan.initrd === undefined ? arch.fileLoadNeedsInitrd?.(sys) : undefined;
+  if (why) {
+    return { ...plan, initrd: `${name}:initrd (memfd, empty initramfs)`, initrdBytes: emptyInitramfs(), notes: [why] };
+  }
+  return plan;
+}
+
+/**
+ * What the syscall reads: the open files' descriptors (what was checked is what the kernel gets), or memfds named
+ * after the file for contents that are not a file of their own.
+ */
+function fileInputs(p: FileLoadPlan, inputs: LoadInputs): { kernel: FileInput; initrd?: FileInput } {
+  const name = p.kernel.slice(p.kernel.lastIndexOf("/") + 1);
+  return {
+    kernel: p.kernelBytes ? { name: `${name}:kernel`, bytes: p.kernelBytes } : descriptor(inputs.files.kernel),
+    initrd: p.initrdBytes
+      ? { name: `${name}:initrd`, bytes: p.initrdBytes }
+      : p.initrd !== undefined
+      ? descriptor(inputs.files.initrds[0])
+      : undefined,
   };
 }
 
-/** What the syscall opens: the paths, or memfds named after the file. */
-function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } {
-  const name = p.kernel.slice(p.kernel.lastIndexOf("/") + 1);
-  return {
-    kernel: p.kernelBytes ? { name: `${name}:kernel`, bytes: p.kernelBytes } : p.kernel,
-    initrd: p.initrdBytes ? { name: `${name}:initrd`, bytes: p.initrdBytes } : p.initrd,
-  };
+/** The open descriptor of an input file, for kexec_file_load. */
+function descriptor(f: InputFile): number {
+  if (f.fd === undefined) throw new KexecError("permission", "kexec_file_load needs --allow-ffi");
+  return f.fd;
+}
+
+/** The facts of a file kexec-ts opened, as the kernel's checks of the descriptor see it (no second open by path). */
+function openFacts(f: InputFile): InputFacts {
+  return { path: f.path, isFile: f.kind === "file", sizeBytes: BigInt(f.sizeBytes), openForWriting: f.openForWriting };
 }
 
 /**
@@ -119,39 +176,100 @@ function fileInputs(p: FileLoadPlan): { kernel: FileInput; initrd?: FileInput } 
  *
  * Order, so that nothing reaches the kernel that could have been refused before:
  *  1. whenever kexec_load may be used (default, -c, -a) the whole plan is built and validated first;
- *  2. with -s/-a, what the kernel's kexec_file loader checks (image, command line length, files) is checked
- *     before kexec_file_load;
+ *  2. with -s/-a, what the kernel's kexec_file_load path checks (./file_load.ts: files, permissions, signature under
+ *     lockdown, the image loader's probe and load, room in the crash region) is checked before kexec_file_load; -s
+ *     stops there; with -a a refusal only kexec_file_load would make (or an image kind it has no loader for, an ELF
+ *     vmlinux) goes straight to kexec_load, saying why in the plan's notes, instead of the fallback kexec-tools -a
+ *     takes after kexec_file_load has freed the loaded crash kernel; for a crash load, what cannot be checked is
+ *     said (`note`) before the syscall;
  *  3. `unloadFirst` (kexec-tools' `-u -l K`) runs only after those checks; for crash loads it is skipped:
  *     loading a crash kernel replaces the old one inside the kernel anyway, and unloading first would throw it
  *     away even when the new load fails;
- *  4. under lockdown kexec_load is refused here, with the kernel's own reason, without spending one of the
- *     kexec_load_limit_* attempts.
+ *  4. what the kernel refuses with EPERM before anything else (kexec_load_disabled, a load limit of 0, lockdown for
+ *     kexec_load) is refused here, with the kernel's own reason, without spending one of the kexec_load_limit_*
+ *     attempts.
  * A successful crash load is recorded (../reload/record.ts) for `status` and `reload`.
+ * The kernel and initrds are opened once, first, and stay open until the syscall returned: what was checked and
+ * hashed is what the kernel gets (./inputs.ts).
  * @throws KexecError for every refusal; after a failed crash load the message says whether one is still loaded
  */
 export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {}): LoadOutcome {
+  const arch = currentArch();
+  const inputs = resolveInputs(req, env.sys, arch, { readInitrd: req.syscall !== "kexec_file_load" });
+  try {
+    return loadFromInputs(req, env, opts, inputs);
+  } finally {
+    inputs.close();
+  }
+}
+
+function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs: LoadInputs): LoadOutcome {
   const crash = req.kind === "crash";
   const warnings: string[] = [];
   const mayUseLoad = req.syscall !== "kexec_file_load";
   const arch = currentArch();
-  const inputs = resolveInputs(req, env.sys, arch, { readInitrd: mayUseLoad });
   warnings.push(...inputs.warnings);
   const built = mayUseLoad
     ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
     : undefined;
   if (built) validatePlan(built.plan, built.limits);
+  let filePlan = req.syscall === "kexec_load" ? undefined : filePlanOf(req, inputs, crash, arch, env.sys);
+  let plan = built?.plan;
+  if (filePlan) {
+    try {
+      const unchecked = fileLoadPreChecks(req, inputs, filePlan, env);
+      if (crash) filePlan.unchecked = unchecked;
+    } catch (e) {
+      if (crash && e instanceof KexecError && e.code === "permission") {
+        throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "kexec_file_load", Errno.EPERM));
+      }
+      // -a: what only kexec_file_load refuses (the image, the command line, the kernel's layout, an image kind it has
+      // no loader for) goes to kexec_load at once, and the plan says why: kexec-tools -a falls back only after
+      // kexec_file_load has freed the loaded crash kernel.
+      const fileOnly = e instanceof FileOnlyRefusal ||
+        (e instanceof KexecError && (e.code === "bad-image" || e.code === "layout" || e.code === "unsupported"));
+      if (req.syscall !== "auto" || !plan || !fileOnly) throw e;
+      plan = { ...plan, notes: [...plan.notes, skippedFileLoadNote(inputs, e as KexecError)] };
+      filePlan = undefined;
+    }
+  }
+  if (opts.dryRun) {
+    if (filePlan) return { syscall: "kexec_file_load", plan, filePlan, loaded: false, warnings };
+    warnings.push(...kexecLoadWarnings(plan!));
+    return { syscall: "kexec_load", plan: plan!, loaded: false, warnings };
+  }
+
+  // A crash load changes what `kexec-ts reload` would repeat: one at a time (../reload/lock.ts).
+  const lock = crash && !opts.lockHeld ? takeLoadLock("-p", opts.lockWaitMs) : undefined;
+  if (lock?.warning) warnings.push(lock.warning);
+  try {
+    return load(req, env, opts, inputs, built && { ...built, plan: plan! }, filePlan, warnings);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** The syscalls of {@link performLoad}, once everything is checked: kexec_file_load (with -a's fallback), kexec_load. */
+function load(
+  req: LoadRequest,
+  env: RunEnv,
+  opts: LoadOptions,
+  inputs: LoadInputs,
+  built: BuiltPlan | undefined,
+  filePlan: FileLoadPlan | undefined,
+  warnings: string[],
+): LoadOutcome {
+  const crash = req.kind === "crash";
   const unloadNormal = () => {
     if (opts.unloadFirst && !crash) opts.unloadFirst();
   };
-
-  if (req.syscall === "kexec_file_load" || req.syscall === "auto") {
-    const filePlan = filePlanOf(req, inputs, crash);
-    // -s: what the plan would have checked (with -a it did, more strictly: elfcorehdr= is on its command line).
-    if (!built) fileLoadPreChecks(req, inputs, filePlan.cmdline, env);
-    if (opts.dryRun) return { syscall: "kexec_file_load", plan: built?.plan, filePlan, loaded: false, warnings };
+  if (filePlan) {
+    if (filePlan.unchecked.length) {
+      (opts.note ?? ((t) => env.err(`kexec-ts: note: ${t}`)))(uncheckedNote(filePlan.unchecked));
+    }
     unloadNormal();
     try {
-      const files = fileInputs(filePlan);
+      const files = fileInputs(filePlan, inputs);
       env.kernel.kexecFileLoad(files.kernel, files.initrd, filePlan.cmdline, filePlan.flags, errnoContext(env, crash));
       if (crash) recordCrashLoad(env, req, "kexec_file_load", filePlan.flags, true, warnings, inputs.info);
       return { syscall: "kexec_file_load", filePlan, loaded: true, warnings };
@@ -160,7 +278,9 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
       const fallback = errno === Errno.ENOSYS || errno === Errno.EINVAL || errno === Errno.ENOEXEC ||
         errno === Errno.EOPNOTSUPP;
       if (req.syscall === "kexec_file_load" || !fallback || !built) {
-        if (crash && e instanceof KexecError) throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys));
+        if (crash && e instanceof KexecError) {
+          throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "kexec_file_load", errno));
+        }
         throw e;
       }
       warnings.push(`kexec_file_load failed (${(e as Error).message}); fell back to kexec_load`);
@@ -168,9 +288,7 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   }
 
   const { plan, limits } = built!;
-  const efiWarning = withheldEfiWarning(plan);
-  if (efiWarning) warnings.push(efiWarning);
-  if (opts.dryRun) return { syscall: "kexec_load", plan, loaded: false, warnings };
+  warnings.push(...kexecLoadWarnings(plan));
   unloadNormal();
   executePlan(plan, limits, env, opts.debug);
   if (crash) {
@@ -178,6 +296,12 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
     if (plan.hotplug) warnUnlessHotplugActive(env, warnings);
   }
   return { syscall: "kexec_load", plan, loaded: true, warnings };
+}
+
+/** What a kexec_load plan warns about: its loader's warnings, EFI withheld. */
+function kexecLoadWarnings(plan: LoadPlan): string[] {
+  const efiWarning = withheldEfiWarning(plan);
+  return [...(plan.warnings ?? []), ...(efiWarning ? [efiWarning] : [])];
 }
 
 /**
@@ -189,14 +313,13 @@ export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, deb
   validatePlan(plan, limits);
   const crash = plan.kind === "crash";
   const ctx = errnoContext(env, crash);
-  const state = () => (crash ? crashStateAfterFailure(env.sys) : "");
-  if (lockedDown(ctx)) {
-    throw new KexecError("permission", explainErrno("kexec_load", Errno.EPERM, ctx) + state());
-  }
+  const state = (errno?: number) => (crash ? crashStateAfterFailure(env.sys, "kexec_load", errno) : "");
+  const refusal = permissionRefusal("kexec_load", ctx);
+  if (refusal) throw new KexecError("permission", refusal + state(Errno.EPERM));
   try {
     env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, debug ? (t) => env.err(t) : undefined);
   } catch (e) {
-    if (e instanceof KexecError) throw new KexecError(e.code, e.message + state());
+    if (e instanceof KexecError) throw new KexecError(e.code, e.message + state((e as { errno?: number }).errno));
     throw e;
   }
 }
@@ -210,6 +333,7 @@ function recordCrashLoad(
   warnings: string[],
   image: ImageInfo | undefined,
 ): void {
+  const path = crashRecordPath();
   const warning = writeCrashRecord({
     version: 2,
     request: absoluteRequest(req),
@@ -219,8 +343,22 @@ function recordCrashLoad(
     ...(image ? { image } : {}),
     bootId: readText(env.sys, "/proc/sys/kernel/random/boot_id")?.trim() ?? "",
     loadedAt: new Date().toISOString(),
-  }, crashRecordPath());
-  if (warning) warnings.push(`${warning}; kexec-ts reload will not be able to repeat this load`);
+  }, path);
+  if (warning) {
+    // The previous record describes a load that is gone: reload must not repeat it, status must not report it.
+    let stale = "";
+    try {
+      removeCrashRecord(path);
+    } catch (e) {
+      stale = ` (and the previous record ${path} could not be removed: ${describeFsError(e)})`;
+    }
+    warnings.push(
+      `the crash kernel is loaded, but ${warning}${stale}; kexec-ts reload will not be able to repeat ` +
+        "this load after a hotplug event (free space in the run directory and load again with kexec-ts -p)",
+    );
+  }
+  // Whatever a reload left unfinished is superseded by this load.
+  clearReloadInflight();
 }
 
 /** On an EFI machine whose EFI a kexec_load plan cannot hand over (not by --noefi): why, and what is lost. */

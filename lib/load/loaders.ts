@@ -12,6 +12,7 @@
 import { fail } from "../errors.ts";
 import { hasElfMagic } from "../elf/reader.ts";
 import { ukiWrapper } from "../images/uki.ts";
+import { hasMzMagic } from "../images/pe.ts";
 import type { Arch } from "../arch/types.ts";
 import type { ImageLoader, ImageWrapper, UnwrapOptions, UnwrappedImage } from "./contract.ts";
 
@@ -96,7 +97,7 @@ export function pickLoader<M>(
   if (hasElfMagic(bytes)) {
     fail("not-implemented", `not implemented yet: ${path} is an ELF file; kexec-ts loads ${names} on ${arch.name}`);
   }
-  if (bytes.length >= 2 && bytes[0] === 0x4d && bytes[1] === 0x5a) {
+  if (hasMzMagic(bytes)) {
     fail("bad-image", `${path} is a PE/EFI image without a bzImage setup header; kexec-ts loads ${names}`);
   }
   return fail("bad-image", `${path} is not a kernel image kexec-ts can load (no bzImage "HdrS" header)`);

@@ -86,6 +86,8 @@ export interface LoadPlan {
   digest: Uint8Array;
   /** Remarks for the user (why a choice was made). */
   notes: string[];
+  /** What the user must know about the load (printed for real loads too); absent when there is nothing. */
+  warnings?: string[];
   /** What the next kernel is told about the firmware (loaders that say). */
   firmware?: FirmwareHandover;
   /** What a wrapped image (a UKI) or boot entry said about itself; absent for a plain kernel file. */

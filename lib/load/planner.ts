@@ -98,6 +98,7 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     memLimited: input.memMin !== undefined || input.memMax !== undefined,
   });
   const notes: string[] = [];
+  const warnings: string[] = [];
 
   // 1. Crash loads: the elfcorehdr at the top of the crash region, and the command line that names it.
   const header = crash ? placeCrashHeader(layout, crash, input.cmdline) : undefined;
@@ -115,6 +116,7 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     noefi: input.noefi,
     addBuffer: layout.addBuffer,
     note: (text) => notes.push(text),
+    warn: (text) => warnings.push(text),
   });
   if (header?.note) notes.push(header.note);
 
@@ -163,6 +165,7 @@ export function planLoad<I, M>(input: PlannerInput<I, M>): LoadPlan {
     shaRegions,
     digest,
     notes,
+    ...(warnings.length ? { warnings } : {}),
     ...(loaded.firmware ? { firmware: loaded.firmware } : {}),
   };
 }

@@ -31,7 +31,8 @@
  * @module
  */
 
-import { fail } from "../errors.ts";
+import { fail, KexecError } from "../errors.ts";
+import { describeFsError } from "../files.ts";
 import { closeFd, openLockFile, tryLockExclusive } from "../../ffi/libc.ts";
 
 /** The primitives the protocol needs. Implementations must make markPending/takePending atomic. */
@@ -110,14 +111,20 @@ export function reloadSettleMs(): number {
 export const PENDING_FILE = "reload.pending";
 export const LOCK_FILE = "reload.lock";
 
-/** Whether a path exists. */
+/**
+ * Whether the pending mark exists. Only kexec-ts and the udev rule make it, as an empty regular file; anything else
+ * there (a directory, a link) is reported with the fix rather than half-used.
+ * @throws KexecError("io")
+ */
 function present(path: string): boolean {
   try {
-    Deno.lstatSync(path);
+    const st = Deno.lstatSync(path);
+    if (!st.isFile) fail("io", `${path} is not a regular file; remove it (it marks a reload pending)`);
     return true;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
+    if (e instanceof KexecError) throw e;
+    return fail("io", `cannot read the pending mark ${path} (${describeFsError(e)})`);
   }
 }
 
@@ -144,12 +151,13 @@ export function fileCoalesceOps(dir: string): CoalesceOps {
       }
     },
     takePending() {
+      if (!present(pending)) return false;
       try {
         Deno.removeSync(pending);
         return true;
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) return false;
-        throw e;
+        return fail("io", `cannot clear the pending mark ${pending} (${describeFsError(e)}); remove it`);
       }
     },
     hasPending: () => present(pending),

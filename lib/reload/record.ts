@@ -14,7 +14,7 @@
 
 import { fail, KexecError } from "../errors.ts";
 import { readText, type SystemView } from "../system.ts";
-import { writeFileAtomic } from "../files.ts";
+import { describeFsError, writeFileAtomic } from "../files.ts";
 import { jsonFields } from "../json_fields.ts";
 import { type LoadRequest, loadRequest, requestFromJson, requestToJson } from "../load/request.ts";
 import type { ImageInfo } from "../load/image_info.ts";
@@ -176,7 +176,7 @@ export function writeCrashRecord(rec: CrashLoadRecord, path = crashRecordPath())
     writeFileAtomic(path, recordText(rec));
     return undefined;
   } catch (e) {
-    return `could not record the load in ${path}: ${(e as Error).message}`;
+    return `could not record the load in ${path}: ${describeFsError(e)}`;
   }
 }
 

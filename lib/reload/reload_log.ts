@@ -57,14 +57,32 @@ export function formatReloadLogLine(e: ReloadLogEntry): string {
 }
 
 const LINE =
-  /^(\S+) outcome=(ok|failed) total_ms=([0-9.]+) window_ms=([0-9.]+) syscall=(kexec_load|kexec_file_load) loaded_after=(0|1|unknown)(?: error=(".*"))?$/;
+  /^(\S+) outcome=(ok|failed) total_ms=(\d{1,12}(?:\.\d{1,6})?) window_ms=(\d{1,12}(?:\.\d{1,6})?) syscall=(kexec_load|kexec_file_load) loaded_after=(0|1|unknown)(?: error=(".*"))?$/;
 
-/** Parses the log; lines that do not match the format are skipped. */
-export function parseReloadLog(text: string): ReloadLogEntry[] {
+/** A parsed log: the entries, and one line per line that could not be used (number and why). */
+export interface CheckedReloadLog {
+  entries: ReloadLogEntry[];
+  /** `reload.log line 3: ...`, for lines that are not entries (a crash mid-write, an edit by hand). */
+  problems: string[];
+}
+
+/** Parses the log, checking every field; bad lines are reported, not used. */
+export function parseReloadLogChecked(text: string, where = "reload.log"): CheckedReloadLog {
   const entries: ReloadLogEntry[] = [];
-  for (const line of text.split("\n")) {
-    const m = LINE.exec(line.trim());
-    if (!m) continue;
+  const problems: string[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.trim();
+    if (line === "") continue;
+    const bad = (why: string) => problems.push(`${where} line ${i + 1}: ${why}`);
+    const m = LINE.exec(line);
+    if (!m) {
+      bad('not time outcome=ok|failed total_ms=N window_ms=N syscall=... loaded_after=0|1|unknown [error="..."]');
+      continue;
+    }
+    if (Number.isNaN(Date.parse(m[1]))) {
+      bad(`the time ${JSON.stringify(m[1].slice(0, 40))} is not an ISO time`);
+      continue;
+    }
     const entry: ReloadLogEntry = {
       time: m[1],
       outcome: m[2] as ReloadLogEntry["outcome"],
@@ -75,14 +93,22 @@ export function parseReloadLog(text: string): ReloadLogEntry[] {
     if (m[6] !== "unknown") entry.loadedAfter = m[6] === "1";
     if (m[7] !== undefined) {
       try {
-        entry.error = JSON.parse(m[7]);
+        const error = JSON.parse(m[7]);
+        if (typeof error !== "string") throw new Error();
+        entry.error = error;
       } catch {
-        entry.error = m[7];
+        bad("error= is not a JSON string");
+        continue;
       }
     }
     entries.push(entry);
   }
-  return entries;
+  return { entries, problems };
+}
+
+/** Parses the log; lines that are not entries are skipped (see {@link parseReloadLogChecked} for why). */
+export function parseReloadLog(text: string): ReloadLogEntry[] {
+  return parseReloadLogChecked(text).entries;
 }
 
 /** What the benchmark reports from a log. */
@@ -105,10 +131,32 @@ export function summarizeReloadLog(entries: readonly ReloadLogEntry[]): ReloadLo
   };
 }
 
-/** Appends one entry (one write with O_APPEND). Failures are returned as a warning, not thrown. */
+/** Whether the file at `path` is non-empty and its last byte is not a newline (a write cut short). */
+function endsMidLine(path: string): boolean {
+  try {
+    const f = Deno.openSync(path, { read: true });
+    try {
+      const size = f.statSync().size;
+      if (size === 0) return false;
+      f.seekSync(size - 1, Deno.SeekMode.Start);
+      const last = new Uint8Array(1);
+      return f.readSync(last) === 1 && last[0] !== 0x0a;
+    } finally {
+      f.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Appends one entry (one write with O_APPEND). A line left unfinished by a killed writer is ended first, so it
+ * spoils only itself. Failures are returned as a warning, not thrown.
+ */
 export function appendReloadLog(e: ReloadLogEntry, path = reloadLogPath()): string | undefined {
   try {
-    Deno.writeTextFileSync(path, formatReloadLogLine(e), { append: true, create: true, mode: 0o644 });
+    const line = (endsMidLine(path) ? "\n" : "") + formatReloadLogLine(e);
+    Deno.writeTextFileSync(path, line, { append: true, create: true, mode: 0o644 });
     return undefined;
   } catch (err) {
     return `could not append to ${path}: ${(err as Error).message}`;

@@ -13,7 +13,8 @@
  *    detaches it with the shell's `&`;
  *  - a storm of events must not become a storm of processes: the rule marks the reload pending and, when flock(1)
  *    is installed and shows a reload holding the lock, stops there (the holder reloads after it; see
- *    ./coalesce.ts). It also stops when no crash kernel is loaded, without starting anything.
+ *    ./coalesce.ts). It also stops when no crash kernel is loaded, without starting anything, unless a reload of
+ *    ours did not finish (./inflight.ts).
  *  - RUN programs get the event's properties as their environment (no PATH, no HOME), so the rule sets PATH and
  *    names kexec-ts by absolute path.
  *
@@ -37,6 +38,7 @@ import { findUdevRules, OUR_RULE_NAME } from "../crash/hotplug.ts";
 import { DEFAULT_RUN_DIR, runDir } from "./record.ts";
 import { describeFsError, writeFileAtomic } from "../files.ts";
 import { LOCK_FILE, PENDING_FILE, reloadSettleMs } from "./coalesce.ts";
+import { INFLIGHT_FILE } from "./inflight.ts";
 
 /** Characters a path may have to appear unquoted inside a udev RUN value and a single-quoted shell script. */
 const PLAIN = /^[A-Za-z0-9_\/.+,:@=-]+$/;
@@ -89,10 +91,11 @@ export function udevRulesText(command: string, dir = DEFAULT_RUN_DIR): string {
   for (const w of command.split(" ")) requirePlain(w, "the reload command word");
   const pending = `${dir}/${PENDING_FILE}`;
   const lock = `${dir}/${LOCK_FILE}`;
+  const inflight = `${dir}/${INFLIGHT_FILE}`;
   // One line of /bin/sh; udev turns `$$` into `$`. No double quotes, no single quotes, no `%` inside.
   const script = [
     "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-    "read -r loaded 2>/dev/null </sys/kernel/kexec_crash_loaded && [ $$loaded = 1 ] || exit 0",
+    `read -r loaded 2>/dev/null </sys/kernel/kexec_crash_loaded && [ $$loaded = 1 ] || [ -e ${inflight} ] || exit 0`,
     `mkdir -p ${dir}`,
     `: >>${pending}`,
     `if command -v flock >/dev/null && ! flock -n ${lock} true; then exit 0; fi`,
@@ -123,7 +126,8 @@ GOTO="kexec_ts_end"
 LABEL="kexec_ts_reload"
 # The command returns at once (udev waits for RUN programs and kills slow ones). Hot-adding N GiB brings 8 memory
 # block events per GiB, so it also avoids starting a process per event. In order, it:
-#  - does nothing unless a crash kernel is loaded (/sys/kernel/kexec_crash_loaded reads 1);
+#  - does nothing unless a crash kernel is loaded (/sys/kernel/kexec_crash_loaded reads 1) or a kexec-ts reload
+#    did not finish (${inflight}: it had unloaded the crash kernel when it failed or was killed);
 #  - marks a reload pending (${pending});
 #  - if flock(1) is installed and a kexec-ts reload holds ${lock}, stops: that reload waits for the
 #    events to settle (KEXEC_TS_RELOAD_SETTLE_MS, default 1000 ms) and reloads again while marks keep coming;
@@ -147,10 +151,15 @@ export function installFileAtomic(dir: string, name: string, text: string): stri
     if (!Deno.statSync(dir).isDirectory) throw new Deno.errors.NotADirectory();
     writeFileAtomic(path, text, 0o644);
   } catch (e) {
-    throw new KexecError(
-      "io",
-      `cannot install ${path}: ${e instanceof Deno.errors.NotFound ? "no such directory" : describeFsError(e)}`,
-    );
+    const why = e instanceof Deno.errors.NotFound ? "no such directory" : describeFsError(e);
+    const elsewhere = "install into a writable rules directory (kexec-ts udev-rules --install /run/udev/rules.d " +
+      "lasts until reboot) or save the output of kexec-ts udev-rules";
+    const fix = /EROFS|ENOSPC/.test(why)
+      ? `; ${elsewhere}`
+      : e instanceof Deno.errors.PermissionDenied
+      ? `; run as root, or ${elsewhere}`
+      : "";
+    throw new KexecError("io", `cannot install ${path}: ${why}${fix}`);
   }
   return path;
 }

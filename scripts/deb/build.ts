@@ -24,6 +24,7 @@ import { udevRulesText } from "../../lib/reload/udev.ts";
 import { DEFAULT_RUN_DIR } from "../../lib/reload/record.ts";
 import { closeFd, openLockFile, tryLockExclusive } from "../../ffi/libc.ts";
 import config from "../../deno.json" with { type: "json" };
+import { tmpPath } from "../tmp_path.ts";
 
 /** How /usr/sbin/kexec-ts is made: see the module doc. */
 export type PackageForm = "compiled" | "launcher";
@@ -241,7 +242,7 @@ function build(outDir: string, tmp: string, opts: DebOptions, log: (l: string) =
   walk(stage);
   Deno.utimeSync(stage, mtime, mtime);
   log(`dpkg-deb --build (${compress})`);
-  const tmpDeb = `${path}.tmp-${Deno.pid}`;
+  const tmpDeb = tmpPath(path);
   run("dpkg-deb", ["--root-owner-group", `-Z${compress}`, "-z6", "--build", stage, tmpDeb], {
     env: { SOURCE_DATE_EPOCH: String(Math.floor(mtime.getTime() / 1000)) },
   });

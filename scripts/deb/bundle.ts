@@ -6,6 +6,8 @@
  * @module
  */
 
+import { tmpPath } from "../tmp_path.ts";
+
 /** The checkout root, with a trailing slash. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -34,7 +36,7 @@ function runDeno(args: string[], env: Record<string, string> = {}): { ok: boolea
  * @throws Error with deno bundle's output when it fails
  */
 export function bundleTo(outPath: string): void {
-  const tmp = `${outPath}.tmp-${Deno.pid}`;
+  const tmp = tmpPath(outPath);
   Deno.mkdirSync(outPath.slice(0, outPath.lastIndexOf("/")) || ".", { recursive: true });
   const r = runDeno(["bundle", "--quiet", "--platform", "deno", "-o", tmp, "main.ts"]);
   if (!r.ok) {
@@ -56,7 +58,7 @@ export type CompileResult = { ok: true } | { ok: false; reason: string };
  * `outPath` and the reason says what to do.
  */
 export function compileTo(outPath: string, version: string): CompileResult {
-  const tmp = `${outPath}.tmp-${Deno.pid}`;
+  const tmp = tmpPath(outPath);
   const remove = () => {
     try {
       Deno.removeSync(tmp);

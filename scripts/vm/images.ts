@@ -22,6 +22,7 @@ import { gzipSync } from "node:zlib";
 import { bundleTo } from "../deb/bundle.ts";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
 import { DEFAULT_KERNEL, KERNEL_IDS, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
+import { tmpPath } from "../tmp_path.ts";
 
 /** The checkout root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -57,6 +58,15 @@ export function requireIngredients(kernel: KernelId = DEFAULT_KERNEL): void {
   }
   if (missing.length) {
     throw new Error(`VM test ingredients missing: ${missing.join(", ")}; run scripts/setup --vm (as root)`);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -169,8 +179,9 @@ function cached(name: string, tree: Tree, gzip = false): string {
     Deno.statSync(path);
   } catch {
     const archive = tree.archive();
-    Deno.writeFileSync(`${path}.tmp-${Deno.pid}`, gzip ? gzipSync(archive) : archive);
-    Deno.renameSync(`${path}.tmp-${Deno.pid}`, path);
+    const tmp = tmpPath(path);
+    Deno.writeFileSync(tmp, gzip ? gzipSync(archive) : archive);
+    Deno.renameSync(tmp, path);
     for (const e of Deno.readDirSync(CACHE)) {
       if (!new RegExp(`^${name}-[0-9a-f]{16}\\.${ext.replace(".", "\\.")}$`).test(e.name)) continue;
       const old = `${CACHE}/${e.name}`;
@@ -330,6 +341,8 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   }
   t.hostFile("/kts/deno.json", `${ROOT}/deno.json`);
   t.hostFile("/kts/main.ts", `${ROOT}/main.ts`);
+  // The shipped form, when built (`deno task bundle`; the benchmark builds it): the load benchmark times it too.
+  if (exists(`${ROOT}/dist/kexec-ts.js`)) t.hostFile("/kts/dist/kexec-ts.js", `${ROOT}/dist/kexec-ts.js`);
   const ts = (rel: string) => !rel.includes(".") || rel.endsWith(".ts") || rel.endsWith(".sh") || rel.endsWith(".json");
   t.hostTree("/kts/lib", `${ROOT}/lib`, ts);
   t.hostTree("/kts/ffi", `${ROOT}/ffi`, ts);

@@ -22,6 +22,31 @@ import { closeFd, openLockFile, tryLockExclusive } from "../../ffi/libc.ts";
 /** The firmware a guest boots under. */
 export type Firmware = "bios" | "uefi";
 
+/**
+ * Which QEMU runs the guest: the system's (Debian's qemu-system-x86, 7.2 on bookworm) or QEMU 10 from
+ * bookworm-backports, unpacked into .cache/qemu10 by `scripts/setup --vm` (scripts/setup.d/qemu10.sh) and run
+ * with its own data directories (-L). QEMU 10's TCG emulates the SHA extensions (`cpu: "max"`); 7.2's does not.
+ */
+export type QemuChoice = "system" | "10";
+
+const QEMU10 = new URL("../../.cache/qemu10", import.meta.url).pathname;
+
+/** The QEMU binary and the arguments it needs before any other; fails (never skips) when QEMU 10 is missing. */
+export function qemuCommand(choice: QemuChoice): { binary: string; args: string[] } {
+  if (choice === "system") return { binary: "qemu-system-x86_64", args: [] };
+  const binary = `${QEMU10}/usr/bin/qemu-system-x86_64`;
+  try {
+    Deno.statSync(binary);
+  } catch {
+    throw new Error(`${binary} is missing: the QEMU 10 VM tests need it (scripts/setup --vm unpacks it)`);
+  }
+  // Its own ROMs and firmware first; the system's iPXE ROMs for NIC option ROMs QEMU looks for.
+  return {
+    binary,
+    args: ["-L", `${QEMU10}/usr/share/qemu`, "-L", `${QEMU10}/usr/share/seabios`, "-L", "/usr/lib/ipxe/qemu"],
+  };
+}
+
 /** OVMF as Debian's `ovmf` package installs it: one image with code and variables, for `-bios`. */
 export const OVMF = "/usr/share/ovmf/OVMF.fd";
 
@@ -72,6 +97,10 @@ export interface VmOptions {
   kernel?: KernelId;
   /** `bios` (SeaBIOS, QEMU's default) or `uefi` (Debian's OVMF, booting the kernel's EFI stub). */
   firmware?: Firmware;
+  /** Which QEMU (default: the system's); see {@link QemuChoice}. */
+  qemu?: QemuChoice;
+  /** `-cpu` model (default: QEMU's, qemu64), e.g. "max" for the SHA extensions under QEMU 10. */
+  cpu?: string;
   /** Boot memory, e.g. "2G". */
   memory?: string;
   /** Hotplug: DIMM slots and the maximum memory (e.g. 8, "8G"). */
@@ -219,7 +248,10 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
     `kts.scenario=${opts.scenario}`,
     opts.append ?? "",
   ].join(" ").trim();
+  const qemu = qemuCommand(opts.qemu ?? "system");
   const args = [
+    ...qemu.args,
+    ...(opts.cpu ? ["-cpu", opts.cpu] : []),
     "-machine",
     opts.machine ?? "q35",
     "-accel",
@@ -256,7 +288,7 @@ async function runVmInSlot(opts: VmOptions): Promise<VmResult> {
   const start = Date.now();
   const deadline = start + opts.timeoutMs;
   const verbose = opts.verbose ?? Deno.env.get("KTS_VM_VERBOSE") === "1";
-  const child = new Deno.Command("qemu-system-x86_64", {
+  const child = new Deno.Command(qemu.binary, {
     args,
     stdin: opts.consoleScript?.length ? "piped" : "null",
     stdout: "piped",

@@ -19,6 +19,7 @@ import { bytesSource, parsePe } from "../../lib/images/pe.ts";
 import { DEFAULT_KERNEL, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
 import { writeCpio } from "./cpio.ts";
 import { ROOT } from "./images.ts";
+import { tmpPath } from "../tmp_path.ts";
 
 const CACHE = `${ROOT}/.cache/vm`;
 /** systemd-stub, as scripts/setup.d/images.sh unpacks it. */
@@ -67,7 +68,7 @@ function cachedFile(name: string, ext: string, key: string, build: (tmp: string)
     Deno.statSync(path);
     return path;
   } catch { /* build it */ }
-  const tmp = `${path}.tmp-${Deno.pid}`;
+  const tmp = tmpPath(path);
   try {
     build(tmp);
     Deno.renameSync(tmp, path);
@@ -112,13 +113,14 @@ export function guestVmlinux(kernel: KernelId = DEFAULT_KERNEL): string {
   const start = (setupSects + 1) * 512 + dv.getUint32(0x248, true);
   const payload = file.subarray(start, start + dv.getUint32(0x24c, true));
   const tool = payloadTool(payload);
-  const input = `${out}.in-${Deno.pid}`;
+  const input = tmpPath(`${out}.in`);
   Deno.writeFileSync(input, tool.trailer ? payload.subarray(0, payload.length - 4) : payload);
   try {
     const elf = run(tool.cmd, [...tool.args, input]);
     if (elf[0] !== 0x7f || elf[1] !== 0x45) throw new Error(`${bz}: the payload did not decompress to an ELF file`);
-    Deno.writeFileSync(`${out}.tmp-${Deno.pid}`, elf);
-    Deno.renameSync(`${out}.tmp-${Deno.pid}`, out);
+    const tmp = tmpPath(out);
+    Deno.writeFileSync(tmp, elf);
+    Deno.renameSync(tmp, out);
   } finally {
     Deno.removeSync(input);
   }

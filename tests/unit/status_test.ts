@@ -138,7 +138,10 @@ Deno.test("gatherStatus: the firmware, UEFI (OVMF guests) or BIOS, with runtime 
   }
   const off = gatherStatus(fsSystemView(machineDir("qemu-q35-2g-ovmf-noruntime"))).firmware;
   assert.equal(off?.kind === "uefi" && off.runtimeOffBy, "efi=noruntime");
-  // A malformed runtime map does not stop status (a load names the file).
-  const bad = recordSystemView({ "/sys/firmware/efi/runtime-map/0/type": "x\n" });
-  assert.equal(gatherStatus(bad).firmware, undefined);
+  // A malformed runtime map does not stop status: it is shown as such, naming the file.
+  const bad = gatherStatus(recordSystemView({ "/sys/firmware/efi/runtime-map/0/type": "x\n" })).firmware;
+  assert.deepEqual(bad?.kind === "uefi" && bad.runtimeMap, {
+    kind: "malformed",
+    why: "/sys/firmware/efi/runtime-map/0/type is missing or not a hex number",
+  });
 });

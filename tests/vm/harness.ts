@@ -77,6 +77,8 @@ export async function boot(scenario: string, opts: BootOptions = {}): Promise<Ru
     append: opts.append,
     kernel: opts.kernel,
     firmware: opts.firmware,
+    qemu: opts.qemu,
+    cpu: opts.cpu,
     onRequest: opts.onRequest,
     stopOnConsole: opts.stopOnConsole,
     drives: opts.drives,

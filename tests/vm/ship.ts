@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { buildDeb, type DebResult } from "../../scripts/deb/build.ts";
 import { bundleTo } from "../../scripts/deb/bundle.ts";
 import { ROOT } from "../../scripts/vm/images.ts";
+import { tmpPath } from "../../scripts/tmp_path.ts";
 
 /** Where the packaging tests keep what they build. */
 export const SHIP_CACHE = `${ROOT}/.cache/ship`;
@@ -36,7 +37,7 @@ export function testBundle(): string {
   if (bundle) return bundle;
   const dir = `${SHIP_CACHE}/bundle`;
   Deno.mkdirSync(dir, { recursive: true });
-  const tmp = `${dir}/build-${Deno.pid}.js`;
+  const tmp = tmpPath(`${dir}/build.js`);
   bundleTo(tmp);
   const sha = createHash("sha256").update(Deno.readFileSync(tmp)).digest("hex").slice(0, 16);
   bundle = `${dir}/kexec-ts-${sha}.js`;

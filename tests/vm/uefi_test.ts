@@ -5,15 +5,28 @@
  * the DMI vendor (SMBIOS through the EFI configuration tables) and ACPI. The crash run also hot-adds memory after
  * the load and checks the vmcore and makedumpfile, as crash_test.ts and hotplug_test.ts do under SeaBIOS. A first
  * kernel booted with efi=noruntime shows the degraded case: what can be handed over is, and kexec-ts says what the
- * next kernel lacks.
+ * next kernel lacks. With no initrd (a UKI without `.initrd` through kexec_load, a plain kernel through
+ * kexec_file_load) the next kernel gets the empty initramfs kexec-ts passes and gets past the ramdisk step a zero
+ * ramdisk_size would have killed it at.
  *
  * Each run logs one `handover` JSON line (what the next kernel got), the source of the README's table.
  */
 
 import assert from "node:assert/strict";
 import { STAGE2_MARKER } from "../../scripts/vm/images.ts";
-import { kernelDir } from "../../scripts/vm/kernels.ts";
-import { block, boot, check, expectRc, hasMarker, marker, numberMarker, type Run } from "./harness.ts";
+import { DEFAULT_KERNEL, kernelDir, kernelImage, kernelPackage } from "../../scripts/vm/kernels.ts";
+import { buildUki } from "../../scripts/vm/test_images.ts";
+import {
+  block,
+  boot,
+  type BootOptions,
+  check,
+  expectRc,
+  hasMarker,
+  marker,
+  numberMarker,
+  type Run,
+} from "./harness.ts";
 import { expectedDumpRam, summarizeVmcore, uncovered } from "./vmcore.ts";
 import { mergeRanges, type Range, subtractRanges } from "../../lib/memory/ranges.ts";
 import { parseCpuList } from "../../lib/crash/elfcorehdr.ts";
@@ -37,7 +50,7 @@ function requireEfivarfsModule(): void {
   if (!found) throw new Error(`${dir}/*/efivarfs.ko is missing: run scripts/setup --vm (it keeps the module)`);
 }
 
-function uefiBoot(scenario: string, opts: { append?: string; slots?: number; maxmem?: string } = {}): Promise<Run> {
+function uefiBoot(scenario: string, opts: Omit<BootOptions, "firmware"> = {}): Promise<Run> {
   requireEfivarfsModule();
   return boot(scenario, { firmware: "uefi", timeoutMs: 360_000, ...opts });
 }
@@ -232,3 +245,96 @@ Deno.test("UEFI, first kernel with efi=noruntime: kexec-ts warns what is lost, h
   assert.equal(marker(run, "stage2.dmi-vendor"), "absent");
   handoverRow(run, "kexec-ts (first kernel efi=noruntime)");
 });
+
+/**
+ * The command line in the UKI of the no-initrd test (the kernel must boot with it: .cmdline is used). earlyprintk,
+ * because the panic a zero ramdisk_size causes comes before the console is up: without it a regression is a silent
+ * hang until the timeout (measured: the control run with the empty initramfs taken out timed out, nothing printed).
+ */
+const NOINITRD_UKI_CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 kts.marker=uefi-noinitrd-uki";
+
+Deno.test("UEFI, no initrd: kexec-ts passes an empty initramfs; the next kernel (a UKI without .initrd) gets EFI and past its ramdisk", async () => {
+  const uname = kernelPackage(DEFAULT_KERNEL).replace(/^linux-image-/, "").replace(/-unsigned$/, "");
+  const uki = buildUki({
+    kernel: kernelImage(DEFAULT_KERNEL),
+    cmdline: NOINITRD_UKI_CMDLINE,
+    osrel: 'PRETTY_NAME="kexec-ts test UKI without initrd"\nID=kts\nVERSION_ID=1\n',
+    uname,
+  });
+  const run = await uefiBoot("uefi-noinitrd", {
+    extra: { name: "noinitrd-uki", files: { "/boot/noinitrd-uki.efi": uki } },
+    // The expected end is a panic at the root mount (panic=-1 then reboots, and QEMU exits); a regression panics at
+    // t=0, before panic= is read, and would hang (earlyprintk shows that panic): stop on either.
+    stopOnConsole: { pattern: /Kernel panic - not syncing/, graceMs: 3000 },
+  });
+  const note =
+    /^note: no initrd: an empty initramfs \(a 512-byte cpio trailer\) is passed instead, because a kernel handed EFI with ramdisk_size 0/m;
+  expectRc(run, "plan", 0);
+  assert.match(block(run, "plan"), /^firmware +UEFI machine; the new kernel gets EFI/m);
+  assert.match(block(run, "plan"), /^ +\d +initrd +0x[0-9a-f]+ +0x1000 +0x200 /m);
+  assert.match(block(run, "plan"), note);
+  expectRc(run, "load-plain", 0);
+  expectRc(run, "plan-uki", 0);
+  const planUki = block(run, "plan-uki");
+  assert.match(planUki, /^ {10}initrd: none$/m);
+  assert.match(planUki, note);
+  assert.match(planUki, /^ +\d +initrd +0x[0-9a-f]+ +0x1000 +0x200 /m);
+  assert.match(planUki, new RegExp(`^cmdline {3}${NOINITRD_UKI_CMDLINE.replaceAll(".", "\\.")}$`, "m"));
+  expectRc(run, "load", 0);
+  assert.equal(marker(run, "sys.kexec_loaded"), "1");
+  check(run, !hasMarker(run, "exec-returned"), "kexec -e returned to the first kernel");
+  check(run, run.result.console.includes("kexec-ts purgatory: SHA-256 ok"), "purgatory did not verify");
+
+  // reserve_initrd prints the ramdisk's pages: one, at the address the plan gave the empty initramfs.
+  const planned = /^ +\d +initrd +(0x[0-9a-f]+) +0x1000 +0x200 /m.exec(planUki);
+  check(run, planned !== null, "the UKI's plan has no 512-byte initrd segment");
+  const ramdisk = nextKernelPastItsRamdisk(run, NOINITRD_UKI_CMDLINE);
+  assert.deepEqual(ramdisk, { start: BigInt(planned![1]), end: BigInt(planned![1]) + 4096n });
+});
+
+Deno.test("UEFI -s, no initrd: kexec_file_load gets an empty initramfs (memfd); the kernel's loader hands EFI over and the next kernel gets past its ramdisk", async () => {
+  const run = await uefiBoot("uefi-noinitrd-file", {
+    stopOnConsole: { pattern: /Kernel panic - not syncing/, graceMs: 3000 },
+  });
+  expectRc(run, "plan", 0);
+  assert.match(block(run, "plan"), /^kexec-ts plan: kexec_file_load/m);
+  assert.match(block(run, "plan"), /^initrd {4}vmlinuz:initrd \(memfd, empty initramfs\)$/m);
+  assert.match(
+    block(run, "plan"),
+    /^note: no initrd: an empty initramfs .* the kernel's kexec_file loader hands EFI over/m,
+  );
+  expectRc(run, "load", 0);
+  assert.equal(marker(run, "sys.kexec_loaded"), "1");
+  check(run, !hasMarker(run, "exec-returned"), "kexec -e returned to the first kernel");
+  const ramdisk = nextKernelPastItsRamdisk(
+    run,
+    "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 kts.marker=uefi-noinitrd-file",
+  );
+  assert.equal(ramdisk.end - ramdisk.start, 4096n, "one page: the empty initramfs");
+});
+
+/**
+ * The next kernel's console, from its banner on (the first kernel runs with loglevel=4, which hides its banner):
+ * `cmdline`, EFI (with the first boot's INITRD table, which a zero ramdisk_size would have made its initrd), a
+ * ramdisk unpacked and freed, then the end expected without a root file system. Returns the ramdisk's pages.
+ */
+function nextKernelPastItsRamdisk(run: Run, cmdline: string): Range {
+  const lines = run.result.consoleLines.map((l) => l.text.replace(/^\[ *\d+\.\d+\] /, ""));
+  const banner = lines.findLastIndex((l) => l.startsWith("Linux version "));
+  check(run, banner >= 0, "no banner of the next kernel on the console");
+  const next = lines.slice(banner);
+  const text = next.join("\n");
+  assert.doesNotMatch(text, /Cannot find place for new RAMDISK/);
+  assert.match(text, new RegExp(`^Kernel command line: ${cmdline.replaceAll(".", "\\.")}$`, "m"));
+  assert.match(text, /^efi: EFI v2\.\d+ by EDK II$/m);
+  assert.match(text, /^efi: .*INITRD=0x[0-9a-f]+/m, "the stale INITRD table the empty initramfs overrides");
+  const rd = /^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]$/m.exec(text);
+  check(run, rd !== null, "the next kernel reports no RAMDISK");
+  assert.match(text, /^Freeing initrd memory: 4K$/m);
+  assert.match(text, /^Kernel panic - not syncing: VFS: Unable to mount root fs/m);
+  const shown = /^(efi: .*INITRD=.*|RAMDISK: .*|Freeing initrd memory: .*|Kernel panic - .*)$/;
+  console.log(
+    `${run.name} next kernel (VM ${run.result.elapsedMs} ms): ${JSON.stringify(next.filter((l) => shown.test(l)))}`,
+  );
+  return { start: BigInt(rd![1]), end: BigInt(rd![2]) + 1n };
+}

@@ -1,7 +1,7 @@
 /**
  * x86_64 numbers of the kexec interface and of the kernel's address space, in one place: the syscall numbers,
  * KEXEC_ARCH_X86_64, the destination limits for 4- and 5-level paging, the start of the kernel text mapping, the
- * always-reserved low 1 MiB, and the ELF machine.
+ * always-reserved low 1 MiB, the ELF machine, and the names EFI and PE give the architecture.
  *
  * @module
  */
@@ -15,6 +15,11 @@ export const KEXEC_ARCH_X86_64 = 0x003e0000n;
 
 /** EM_X86_64: the e_machine of the core headers. */
 export const ELF_MACHINE_X86_64 = 62;
+
+/** The EFI architecture name (`BOOTX64.EFI`; a Boot Loader Specification entry's `architecture x64`). */
+export const EFI_ARCH_NAME_X86_64 = "x64";
+/** IMAGE_FILE_MACHINE_AMD64: the COFF Machine of an x86_64 PE image (a UKI). */
+export const PE_MACHINE_AMD64 = 0x8664;
 
 /** MAXMEM with 4-level paging (64 TiB); KEXEC_DESTINATION_MEMORY_LIMIT is MAXMEM - 1. */
 export const MAXMEM_4LEVEL = 1n << 46n;

@@ -14,7 +14,9 @@ import { alignUp, isPowerOfTwo, PAGE_SIZE } from "../../memory/ranges.ts";
 /** Setup header field offsets in the bzImage file (and in boot_params, where the header is copied to). */
 export const HDR = {
   setup_sects: 0x1f1, // u8
+  root_flags: 0x1f2, // u16, mount root read-only when set
   syssize: 0x1f4, // u32, 16-byte paragraphs of protected-mode code
+  vid_mode: 0x1fa, // u16
   boot_flag: 0x1fe, // u16, 0xAA55
   jump: 0x200, // u16: 0xEB, offset of the end of the header - 0x202
   header: 0x202, // u32, "HdrS"
@@ -44,13 +46,20 @@ export const HDR = {
 /** Where a protocol 2.12-2.14 header ends at the least (through handover_offset). */
 const MIN_HEADER_END = 0x268;
 /** Protocol 2.15 added kernel_info_offset, so its header runs through 0x26c. */
-const MIN_HEADER_END_2_15 = 0x26c;
+export const HEADER_END_2_15 = 0x26c;
 
 /** "HdrS" as a little-endian u32. */
 export const HDRS_MAGIC = 0x53726448;
+/** boot_flag's value. */
 export const BOOT_FLAG = 0xaa55;
+/** The short jump at 0x200 (its operand: the end of the header - 0x202). */
+export const JMP_SHORT = 0xeb;
 /** Boot protocol 2.12: the first with xloadflags' 64-bit entry. */
 export const MIN_PROTOCOL = 0x020c;
+/** Boot protocol 2.15: kernel_info_offset. */
+export const PROTOCOL_2_15 = 0x020f;
+/** vid_mode NORMAL_VGA (0xffff): the text mode the boot loader found. */
+export const VID_MODE_NORMAL = 0xffff;
 
 /** loadflags bits. */
 export const LOADED_HIGH = 1 << 0;
@@ -90,6 +99,8 @@ export interface BzImage {
   supports5Level: boolean;
   /** It can take EFI runtime services from a kexec (XLF_EFI_KEXEC). */
   efiKexec: boolean;
+  /** Size of the whole file, bytes. */
+  fileSizeBytes: number;
 }
 
 /** Whether `bytes` looks like a bzImage (boot_flag and HdrS); a probe, so it never throws. */
@@ -126,9 +137,9 @@ export function parseBzImage(bytes: Uint8Array, name = "kernel"): BzImage {
   if (protocol < MIN_PROTOCOL) {
     bad(`boot protocol ${protoText} (version at 0x206) is older than 2.12, which has no 64-bit entry point`);
   }
-  const jumpEnd = 0x202 + (u16(HDR.jump) >> 8);
-  const minEnd = protocol >= 0x020f ? MIN_HEADER_END_2_15 : MIN_HEADER_END;
-  if ((u16(HDR.jump) & 0xff) !== 0xeb || jumpEnd < minEnd || jumpEnd > 0x400) {
+  const jumpEnd = HDR.header + (u16(HDR.jump) >> 8);
+  const minEnd = protocol >= PROTOCOL_2_15 ? HEADER_END_2_15 : MIN_HEADER_END;
+  if ((u16(HDR.jump) & 0xff) !== JMP_SHORT || jumpEnd < minEnd || jumpEnd > 0x400) {
     bad(
       `the jump at 0x200 (${hex(u16(HDR.jump))}) does not end the protocol ${protoText} setup header between ${
         hex(minEnd)
@@ -209,5 +220,6 @@ export function parseBzImage(bytes: Uint8Array, name = "kernel"): BzImage {
     cmdlineSize,
     supports5Level: (xloadflags & XLF_5LEVEL) !== 0,
     efiKexec: (xloadflags & XLF_EFI_KEXEC) !== 0,
+    fileSizeBytes: bytes.length,
   };
 }

@@ -5,7 +5,8 @@
  *    kernel_alignment-aligned address at or above 1 MiB; below 4 GiB unless XLF_CAN_BE_LOADED_ABOVE_4G;
  *    memsz = init_size, the room it decompresses into;
  *  - initrd: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and the kernel allows
- *    it; crash loads anywhere in the crash region;
+ *    it; crash loads anywhere in the crash region; with EFI handed over and no initrd, an empty initramfs
+ *    ({@link addInitrd});
  *  - boot_params + command line + EFI memory map + setup_data, one buffer: top-down below 640 KiB, like kexec-tools
  *    (it is consumed before the new kernel reserves low memory), else below 4 GiB; crash loads anywhere in the crash
  *    region.
@@ -31,19 +32,25 @@ import {
 } from "./setup_data.ts";
 import { E820_MAX_ZEROPAGE } from "./e820.ts";
 import { captureMemmap } from "./capture_memmap.ts";
+import { BZIMAGE64_FILE_CHECKS, bzImageFileLoadCheck } from "./bzimage_file_load.ts";
 import { require5LevelSupport } from "./firmware.ts";
 import {
   decideEfiHandover,
   describeEfiHandover,
+  EFI_NEEDS_INITRD,
+  type EfiHandover,
   efiInfoBytes,
   efiMemmapBytes,
   efiMemmapSize,
+  type EfiRefusal,
   efiRuntimeRanges,
   efiSetupDataBytes,
+  NO_XLF_EFI_KEXEC,
 } from "./efi_handover.ts";
 import type { X86Machine } from "./machine.ts";
 import type { AddressWindow } from "../types.ts";
 import type { LoadKind } from "../../load/request.ts";
+import { emptyInitramfs } from "../../load/initramfs.ts";
 
 const MiB = 0x100000n;
 const FOUR_GiB = 0x100000000n;
@@ -86,33 +93,64 @@ export interface InitrdLimits {
   above4G: boolean;
 }
 
+/** Where the initrd went and how long it is (boot_params.ramdisk_image and ramdisk_size). */
+export interface PlacedInitrd {
+  addr: bigint;
+  sizeBytes: bigint;
+}
+
+/** Why a load with EFI handed over and no initrd gets an empty initramfs (see {@link addInitrd}). */
+export const EMPTY_INITRAMFS_NOTE = "no initrd: an empty initramfs (a 512-byte cpio trailer) is passed instead, " +
+  `because ${EFI_NEEDS_INITRD}`;
+
 /**
- * Places `ctx.initrd`, if any: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and
- * the kernel allows it; crash loads anywhere in the crash region when the kernel allows it. Returns its address.
+ * What the next kernel gets about EFI: decided before anything is placed, because an EFI handover needs an initrd
+ * ({@link addInitrd}).
  */
-export function addInitrd(ctx: LoadContext<X86Machine>, image: InitrdLimits): bigint | undefined {
+export function decideEfi(ctx: LoadContext<X86Machine>, refusesEfi?: EfiRefusal): EfiHandover {
+  return decideEfiHandover(ctx.machine.efi, { noefi: ctx.noefi ?? false, imageRefusesEfi: refusesEfi });
+}
+
+/**
+ * Places `ctx.initrd`: top-down below initrd_addr_max, above it (ext_ramdisk_image) only if that fails and the kernel
+ * allows it; crash loads anywhere in the crash region when the kernel allows it.
+ *
+ * Without one, when EFI is handed over, an empty initramfs goes in its place ({@link EFI_NEEDS_INITRD}: a kernel
+ * handed EFI with ramdisk_size 0 takes a stale EFI table for its initrd and panics). The empty archive changes
+ * nothing else: with no /init in it the kernel mounts `root=` as without an initrd.
+ */
+export function addInitrd(
+  ctx: LoadContext<X86Machine>,
+  image: InitrdLimits,
+  efi: EfiHandover,
+): PlacedInitrd | undefined {
   const crash = ctx.kind === "crash";
-  let initrdAddr: bigint | undefined;
-  if (ctx.initrd) {
-    const req: BufferRequest = {
-      role: "initrd",
-      bytes: ctx.initrd,
-      memsz: BigInt(ctx.initrd.length),
-      align: PAGE_SIZE,
-      min: MiB,
-      max: crash && image.above4G ? NO_LIMIT : image.initrdAddrMax + 1n,
-      topDown: true,
-      why: crash && image.above4G ? undefined : `below initrd_addr_max ${hex(image.initrdAddrMax)}`,
-    };
-    try {
-      initrdAddr = ctx.addBuffer(req);
-    } catch (e) {
-      if (crash || !image.above4G) throw e;
-      initrdAddr = ctx.addBuffer({ ...req, max: NO_LIMIT });
-      ctx.note("initrd placed above initrd_addr_max through ext_ramdisk_image (XLF_CAN_BE_LOADED_ABOVE_4G)");
-    }
+  let bytes = ctx.initrd;
+  if (!bytes && efi.kind === "efi") {
+    bytes = emptyInitramfs();
+    ctx.note(EMPTY_INITRAMFS_NOTE);
   }
-  return initrdAddr;
+  if (!bytes) return undefined;
+  const req: BufferRequest = {
+    role: "initrd",
+    what: ctx.initrd ? "initrd" : "empty initramfs",
+    bytes,
+    memsz: BigInt(bytes.length),
+    align: PAGE_SIZE,
+    min: MiB,
+    max: crash && image.above4G ? NO_LIMIT : image.initrdAddrMax + 1n,
+    topDown: true,
+    why: crash && image.above4G ? undefined : `below initrd_addr_max ${hex(image.initrdAddrMax)}`,
+  };
+  let addr: bigint;
+  try {
+    addr = ctx.addBuffer(req);
+  } catch (e) {
+    if (crash || !image.above4G) throw e;
+    addr = ctx.addBuffer({ ...req, max: NO_LIMIT });
+    ctx.note("initrd placed above initrd_addr_max through ext_ramdisk_image (XLF_CAN_BE_LOADED_ABOVE_4G)");
+  }
+  return { addr, sizeBytes: BigInt(bytes.length) };
 }
 
 /** What boot_params needs of the kernel's setup header. */
@@ -123,8 +161,6 @@ export interface BootHeader {
   setupHeaderOffset: number;
   /** Longest command line the kernel accepts, excluding the NUL. */
   cmdlineSize: number;
-  /** The kernel can be handed EFI by a kexec loader (XLF_EFI_KEXEC). */
-  efiKexec: boolean;
 }
 
 /**
@@ -136,11 +172,11 @@ export interface BootHeader {
 export function addBootParams(
   ctx: LoadContext<X86Machine>,
   image: BootHeader,
-  initrdAddr: bigint | undefined,
+  initrd: PlacedInitrd | undefined,
+  efi: EfiHandover,
 ): { bootParams: bigint; firmware: FirmwareHandover } {
   // boot_params + command line + EFI memory map + setup_data, in one buffer that points into itself.
   const cmdlineBytes = encodeCmdline(ctx.cmdline, image.cmdlineSize);
-  const efi = decideEfiHandover(ctx.machine.efi, { noefi: ctx.noefi ?? false, imageTakesEfi: image.efiKexec });
   const e820 = ctx.crash
     ? captureMemmap(ctx.crash.iomem, ctx.crash.regions, ctx.crash.elfcorehdr, efiRuntimeRanges(efi))
     : [...ctx.machine.memmap];
@@ -164,7 +200,7 @@ export function addBootParams(
         setupHeader: image.setupHeader,
         setupHeaderOffset: image.setupHeaderOffset,
         cmdlineAddr: bpAddr + BigInt(BP.size),
-        initrd: initrdAddr !== undefined ? { addr: initrdAddr, sizeBytes: BigInt(ctx.initrd!.length) } : undefined,
+        initrd,
         e820: e820.slice(0, E820_MAX_ZEROPAGE),
         firmware: ctx.machine.firmwareBootParams,
         acpiRsdpAddr: ctx.machine.acpiRsdpAddr,
@@ -223,8 +259,9 @@ function loadBzImage(image: BzImage, ctx: LoadContext<X86Machine>): LoadedImage 
   }
   const kernelAddr = ctx.addBuffer(kernelReq);
 
-  const initrdAddr = addInitrd(ctx, image);
-  const { bootParams, firmware } = addBootParams(ctx, image, initrdAddr);
+  const efi = decideEfi(ctx, image.efiKexec ? undefined : NO_XLF_EFI_KEXEC);
+  const initrd = addInitrd(ctx, image, efi);
+  const { bootParams, firmware } = addBootParams(ctx, image, initrd, efi);
   return { kernelEntry: kernelAddr + STARTUP_64_OFFSET, bootParams, firmware };
 }
 
@@ -235,7 +272,6 @@ export const bzImageLoader: ImageLoader<BzImage, X86Machine> = {
   probe: probeBzImage,
   parse: parseBzImage,
   load: loadBzImage,
-  fileLoadCheck(image: BzImage, cmdline: string): void {
-    encodeCmdline(cmdline, image.cmdlineSize);
-  },
+  fileLoadCheck: bzImageFileLoadCheck,
+  fileLoadChecks: BZIMAGE64_FILE_CHECKS,
 };

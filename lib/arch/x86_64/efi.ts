@@ -3,7 +3,7 @@
  * system table's physical addresses (/sys/firmware/efi/{systab,fw_vendor,runtime,config_table,fw_platform_size}),
  * the runtime memory map it set up (/sys/firmware/efi/runtime-map/N/*, CONFIG_EFI_RUNTIME_MAP), whether runtime
  * services are on, Secure Boot (the SecureBoot and SetupMode variables through efivarfs, else boot_params'
- * secure_boot byte) and boot_params.efi_info. What the next kernel is handed is decided in ./efi_handover.ts.
+ * secure_boot byte; status and the UKI warning read it, a load does not) and boot_params.efi_info. What the next kernel is handed is decided in ./efi_handover.ts.
  *
  * The addresses in /sys/firmware/efi are physical: the kernel keeps the values the firmware gave before
  * SetVirtualAddressMap() turned the system table's pointers into virtual ones.
@@ -11,14 +11,15 @@
  * @module
  */
 
-import { fail } from "../../errors.ts";
-import { parseInteger, readText, readTrimmed, type SystemView } from "../../system.ts";
+import { parseInteger, readEfiVariable, readText, readTrimmed, type SystemView } from "../../system.ts";
 import { splitCmdline } from "../../load/request.ts";
 import type { FirmwareStatus, SecureBootState } from "../types.ts";
 import type { Range } from "../../memory/ranges.ts";
 import { BP } from "./boot_params.ts";
 
 const EFI_DIR = "/sys/firmware/efi";
+/** The running kernel's boot_params (struct boot_params, 4096 bytes; root only). */
+const BOOT_PARAMS_PATH = "/sys/kernel/boot_params/data";
 /** EFI_GLOBAL_VARIABLE: the vendor GUID of SecureBoot and SetupMode. */
 const EFI_GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
@@ -56,11 +57,16 @@ export interface EfiMemoryDescriptor {
   attribute: bigint;
 }
 
-/** The runtime map: read, absent (CONFIG_EFI_RUNTIME_MAP off, or runtime services off), or unreadable (not root). */
+/**
+ * The runtime map: read, absent (CONFIG_EFI_RUNTIME_MAP off, or runtime services off), unreadable (not root), or
+ * malformed (an entry with a missing or non-hex field: what kexec-ts cannot hand over, but no reason to refuse a
+ * load that does not hand it over).
+ */
 export type RuntimeMapRead =
   | { kind: "ok"; entries: EfiMemoryDescriptor[] }
   | { kind: "absent" }
-  | { kind: "denied" };
+  | { kind: "denied" }
+  | { kind: "malformed"; why: string };
 
 /** boot_params.efi_info of the running kernel. */
 export interface BootEfiInfo {
@@ -93,7 +99,6 @@ export interface EfiFirmware {
   bootInfo?: BootEfiInfo;
   /** boot_params.secure_boot (enum efi_secureboot_mode); undefined when boot_params is unreadable. */
   bootSecureBoot?: number;
-  secureBoot: SecureBootState;
 }
 
 /** Whether the running kernel was booted through EFI (it then has /sys/firmware/efi). */
@@ -122,9 +127,12 @@ function readAddress(sys: SystemView, path: string): bigint | undefined {
   return t === undefined ? undefined : parseInteger(t, 16);
 }
 
+/** The files of a runtime-map entry, in efi_memory_desc_t order. */
+const RUNTIME_MAP_FIELDS = ["type", "phys_addr", "virt_addr", "num_pages", "attribute"] as const;
+
 /**
- * /sys/firmware/efi/runtime-map/N/{type,phys_addr,virt_addr,num_pages,attribute}, in N order (the kernel's).
- * @throws KexecError("io") for an entry that is incomplete or not hex
+ * /sys/firmware/efi/runtime-map/N/{type,phys_addr,virt_addr,num_pages,attribute}, in N order (the kernel's). Never
+ * throws: a malformed entry makes the map `malformed` (every load reads it, --noefi ones too).
  */
 export function readRuntimeMap(sys: SystemView): RuntimeMapRead {
   const names = sys.list(`${EFI_DIR}/runtime-map`);
@@ -132,14 +140,17 @@ export function readRuntimeMap(sys: SystemView): RuntimeMapRead {
   const entries: EfiMemoryDescriptor[] = [];
   for (const n of names.filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b))) {
     const base = `${EFI_DIR}/runtime-map/${n}`;
-    const field = (f: string): bigint | "denied" => {
+    const field = (f: string): bigint | "denied" | undefined => {
       const r = sys.read(`${base}/${f}`);
       if (r.kind === "denied") return "denied";
-      const v = r.kind === "ok" ? parseInteger(new TextDecoder().decode(r.bytes), 16) : undefined;
-      return v ?? fail("io", `${base}/${f} is missing or not a hex number`);
+      return r.kind === "ok" ? parseInteger(new TextDecoder().decode(r.bytes), 16) : undefined;
     };
-    const values = ["type", "phys_addr", "virt_addr", "num_pages", "attribute"].map(field);
+    const values = RUNTIME_MAP_FIELDS.map(field);
     if (values.includes("denied")) return { kind: "denied" };
+    const bad = values.indexOf(undefined);
+    if (bad >= 0) {
+      return { kind: "malformed", why: `${base}/${RUNTIME_MAP_FIELDS[bad]} is missing or not a hex number` };
+    }
     const [type, physAddr, virtAddr, numPages, attribute] = values as bigint[];
     entries.push({ type: Number(type), physAddr, virtAddr, numPages, attribute });
   }
@@ -167,10 +178,29 @@ export function bootEfiInfoOf(bootParams: Uint8Array | undefined): BootEfiInfo |
   };
 }
 
-/** One byte of an EFI variable's value (efivarfs files start with the 4-byte attributes), or undefined. */
+/** The first byte of a global EFI variable's value, or undefined. */
 function efiVarByte(sys: SystemView, name: string): number | undefined {
-  const r = sys.read(`${EFI_DIR}/efivars/${name}-${EFI_GLOBAL_GUID}`);
-  return r.kind === "ok" && r.bytes.length >= 5 ? r.bytes[4] : undefined;
+  return readEfiVariable(sys, name, EFI_GLOBAL_GUID)?.value[0];
+}
+
+/** Secure Boot from the SecureBoot and SetupMode variables (efivarfs); undefined when efivarfs does not show them. */
+function secureBootFromEfivars(sys: SystemView): SecureBootState | undefined {
+  const sb = efiVarByte(sys, "SecureBoot");
+  if (sb === undefined) return undefined;
+  const setup = efiVarByte(sys, "SetupMode");
+  return { state: sb === 1 ? "enabled" : setup === 1 ? "setup-mode" : "disabled", source: "efivars" };
+}
+
+/** boot_params.secure_boot of a 4096-byte boot_params image (enum efi_secureboot_mode), or undefined. */
+function bootSecureBootOf(bootParams: Uint8Array | undefined): number | undefined {
+  return bootParams && bootParams.length >= BP.size ? bootParams[BP.secure_boot] : undefined;
+}
+
+/** Secure Boot from boot_params.secure_boot (what the EFI stub found at boot): unknown when unset or unreadable. */
+function secureBootFromBootParams(mode: number | undefined): SecureBootState {
+  if (mode === SECURE_BOOT_MODE.enabled) return { state: "enabled", source: "boot_params" };
+  if (mode === SECURE_BOOT_MODE.disabled) return { state: "disabled", source: "boot_params" };
+  return { state: "unknown" };
 }
 
 /**
@@ -178,20 +208,26 @@ function efiVarByte(sys: SystemView, name: string): number | undefined {
  * EFI stub found at boot), else unknown.
  */
 export function readSecureBoot(sys: SystemView, bootSecureBoot: number | undefined): SecureBootState {
-  const sb = efiVarByte(sys, "SecureBoot");
-  if (sb !== undefined) {
-    const setup = efiVarByte(sys, "SetupMode");
-    return { state: sb === 1 ? "enabled" : setup === 1 ? "setup-mode" : "disabled", source: "efivars" };
-  }
-  if (bootSecureBoot === SECURE_BOOT_MODE.enabled) return { state: "enabled", source: "boot_params" };
-  if (bootSecureBoot === SECURE_BOOT_MODE.disabled) return { state: "disabled", source: "boot_params" };
-  return { state: "unknown" };
+  return secureBootFromEfivars(sys) ?? secureBootFromBootParams(bootSecureBoot);
+}
+
+/**
+ * Secure Boot alone, reading no more than it needs: the two variables, and boot_params only when efivarfs does not
+ * show them (not the runtime map or the rest of EFI: the UKI command-line warning asks before the machine is read).
+ */
+export function x86SecureBoot(sys: SystemView): SecureBootState {
+  return secureBootFromEfivars(sys) ?? secureBootFromBootParams(bootSecureBootOf(readBootParams(sys)));
+}
+
+/** /sys/kernel/boot_params/data, when readable (root). */
+export function readBootParams(sys: SystemView): Uint8Array | undefined {
+  const r = sys.read(BOOT_PARAMS_PATH);
+  return r.kind === "ok" ? r.bytes : undefined;
 }
 
 /**
  * Reads the running kernel's EFI; undefined on a machine that did not boot through EFI.
  * @param bootParams /sys/kernel/boot_params/data, when readable
- * @throws KexecError("io") for a malformed runtime map
  */
 export function readEfiFirmware(sys: SystemView, bootParams: Uint8Array | undefined): EfiFirmware | undefined {
   if (!bootedThroughEfi(sys)) return undefined;
@@ -204,7 +240,6 @@ export function readEfiFirmware(sys: SystemView, bootParams: Uint8Array | undefi
     ? "on"
     : "unknown";
   const platform = parseInteger(readTrimmed(sys, `${EFI_DIR}/fw_platform_size`) ?? "");
-  const bootSecureBoot = bootParams && bootParams.length >= BP.size ? bootParams[BP.secure_boot] : undefined;
   return {
     platformBits: platform === undefined ? undefined : Number(platform),
     runtimeServices,
@@ -215,15 +250,13 @@ export function readEfiFirmware(sys: SystemView, bootParams: Uint8Array | undefi
     configTable: readAddress(sys, `${EFI_DIR}/config_table`),
     runtimeMap,
     bootInfo: bootEfiInfoOf(bootParams),
-    bootSecureBoot,
-    secureBoot: readSecureBoot(sys, bootSecureBoot),
+    bootSecureBoot: bootSecureBootOf(bootParams),
   };
 }
 
 /** What `status` shows of the firmware: UEFI or BIOS, runtime services and map, Secure Boot. */
 export function x86FirmwareStatus(sys: SystemView): FirmwareStatus {
-  const fw = sys.read("/sys/kernel/boot_params/data");
-  const efi = readEfiFirmware(sys, fw.kind === "ok" ? fw.bytes : undefined);
+  const efi = readEfiFirmware(sys, readBootParams(sys));
   if (!efi) return { kind: "bios" };
   const map = efi.runtimeMap;
   return {
@@ -231,7 +264,7 @@ export function x86FirmwareStatus(sys: SystemView): FirmwareStatus {
     platformBits: efi.platformBits,
     runtimeServices: efi.runtimeServices,
     runtimeOffBy: efi.runtimeOffBy,
-    runtimeMap: map.kind === "ok" ? { kind: "present", entryCount: map.entries.length } : { kind: map.kind },
-    secureBoot: efi.secureBoot,
+    runtimeMap: map.kind === "ok" ? { kind: "present", entryCount: map.entries.length } : map,
+    secureBoot: readSecureBoot(sys, efi.bootSecureBoot),
   };
 }

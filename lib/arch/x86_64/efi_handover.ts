@@ -20,7 +20,16 @@
 import { hex } from "../../errors.ts";
 import type { FirmwareHandover, FirmwareRecord } from "../../load/plan.ts";
 import type { Range } from "../../memory/ranges.ts";
-import { EFI64_LOADER_SIGNATURE, EFI_INFO, type EfiFirmware, type EfiMemoryDescriptor, runtimeRegions } from "./efi.ts";
+import {
+  bootedThroughEfi,
+  EFI64_LOADER_SIGNATURE,
+  EFI_INFO,
+  type EfiFirmware,
+  type EfiMemoryDescriptor,
+  runtimeOffParameter,
+  runtimeRegions,
+} from "./efi.ts";
+import { readText, type SystemView } from "../../system.ts";
 
 /** struct efi_setup_data, the SETUP_EFI payload (arch/x86/include/asm/efi.h). */
 export const EFI_SETUP_DATA = {
@@ -81,14 +90,30 @@ export type EfiHandover =
 
 const FILE_LOAD_HINT = "kexec_file_load (-s) hands EFI over from the kernel's own copy of these";
 
+/** What the new kernel says about taking EFI, and what the user asked for. */
+export interface EfiHandoverOptions {
+  /** --noefi. */
+  noefi: boolean;
+  /** Why the new kernel cannot take EFI from a kexec loader; absent when it can (a bzImage with XLF_EFI_KEXEC). */
+  imageRefusesEfi?: EfiRefusal;
+}
+
+/** Why a kernel cannot take EFI from a kexec loader, and what would do better. */
+export interface EfiRefusal {
+  reason: string;
+  hint?: string;
+}
+
+/** Why a bzImage without XLF_EFI_KEXEC gets no EFI. */
+export const NO_XLF_EFI_KEXEC: EfiRefusal = {
+  reason: "the new kernel cannot take EFI from kexec (no XLF_EFI_KEXEC in its xloadflags)",
+};
+
 /**
  * What to hand over, in the kernel's order of checks (setup_efi_state) plus kexec-tools' (descriptor version,
  * XLF_EFI_KEXEC). `efi` undefined: the machine did not boot through EFI.
  */
-export function decideEfiHandover(
-  efi: EfiFirmware | undefined,
-  opts: { noefi: boolean; imageTakesEfi: boolean },
-): EfiHandover {
+export function decideEfiHandover(efi: EfiFirmware | undefined, opts: EfiHandoverOptions): EfiHandover {
   if (!efi) return { kind: "none" };
   const withheld = (reason: string, hint?: string, requested = false): EfiHandover => ({
     kind: "withheld",
@@ -102,9 +127,7 @@ export function decideEfiHandover(
       `the firmware is ${efi.platformBits}-bit EFI (fw_platform_size), which a 64-bit kexec cannot hand over`,
     );
   }
-  if (!opts.imageTakesEfi) {
-    return withheld("the new kernel cannot take EFI from kexec (no XLF_EFI_KEXEC in its xloadflags)");
-  }
+  if (opts.imageRefusesEfi) return withheld(opts.imageRefusesEfi.reason, opts.imageRefusesEfi.hint);
   if (efi.runtimeServices === "off") {
     return withheld(`EFI runtime services are off in this kernel (${efi.runtimeOffBy} on its command line)`);
   }
@@ -126,6 +149,7 @@ export function decideEfiHandover(
   if (map.kind === "denied") {
     return withheld("/sys/firmware/efi/runtime-map is unreadable (run as root)", FILE_LOAD_HINT);
   }
+  if (map.kind === "malformed") return withheld(`the runtime map is malformed: ${map.why}`, FILE_LOAD_HINT);
   if (map.kind === "absent" || map.entries.length === 0) {
     return withheld(
       "this kernel exports no /sys/firmware/efi/runtime-map (built without CONFIG_EFI_RUNTIME_MAP, or its " +
@@ -147,6 +171,27 @@ export function decideEfiHandover(
     smbios: efi.tables.SMBIOS ?? 0n,
     secureBoot: efi.bootSecureBoot ?? 0,
   };
+}
+
+/**
+ * Why a kernel handed EFI needs an initrd, even an empty one: with boot_params.ramdisk_size 0 it takes the EFI
+ * configuration table LINUX_EFI_INITRD_MEDIA for its initrd (efi_config_parse_tables, x86 get_ramdisk_size), and after
+ * a kexec that table is the first boot's EFI stub's, pointing at memory long reused. Measured with Debian's 6.12.117:
+ * the next kernel panics at once, "Cannot find place for new RAMDISK" (kexec-tools too). Fixed in the first kernel
+ * in 2026 ("efi: Wipe INITRD config table from memory after consumption").
+ */
+export const EFI_NEEDS_INITRD = "a kernel handed EFI with ramdisk_size 0 takes the first boot's stale " +
+  'LINUX_EFI_INITRD_MEDIA table for its initrd and panics ("Cannot find place for new RAMDISK") unless this kernel ' +
+  'has the 2026 fix "efi: Wipe INITRD config table from memory after consumption"';
+
+/**
+ * kexec_file_load with no initrd on an EFI machine whose kernel has runtime services: the kernel's own loader
+ * (setup_efi_state) hands EFI over, so it must be given an empty initramfs; the note saying so, or undefined.
+ */
+export function x86FileLoadNeedsInitrd(sys: SystemView): string | undefined {
+  if (!bootedThroughEfi(sys) || runtimeOffParameter(readText(sys, "/proc/cmdline")) !== undefined) return undefined;
+  return `no initrd: an empty initramfs (a 512-byte cpio trailer) is passed through a memfd, because the kernel's ` +
+    `kexec_file loader hands EFI over and ${EFI_NEEDS_INITRD}`;
 }
 
 /** Bytes of the EFI memory map handed over (0 when none). */

@@ -19,7 +19,8 @@
  * kexec_file_load has no ELF loader on x86_64 (kexec_file_loaders[] = { &kexec_bzImage64_ops }): kexec_load only.
  * On an EFI machine the vmlinux gets no EFI, as with kexec-tools: whether a kernel takes EFI from kexec
  * (XLF_EFI_KEXEC) is written in the bzImage header it lacks.
- * A vmlinux has no xloadflags, so the 5-level paging check of bzImages cannot be made for it.
+ * A vmlinux has no xloadflags, so the 5-level paging check of bzImages cannot be made for it: with 5-level paging on,
+ * the plan warns instead.
  *
  * @module
  */
@@ -30,10 +31,22 @@ import { hasElfMagic, parseElf } from "../../elf/reader.ts";
 import { EHDR, ET_DYN, ET_EXEC, ET_REL, PT_INTERP, PT_LOAD } from "../../elf/constants.ts";
 import type { BufferPiece, ImageLoader, LoadContext, LoadedImage } from "../../load/contract.ts";
 import type { ProgramHeader } from "../../elf/types.ts";
-import { HDR, HDRS_MAGIC, LOADED_HIGH, XLF_CAN_BE_LOADED_ABOVE_4G, XLF_KERNEL_64 } from "./bzimage.ts";
-import { addBootParams, addInitrd } from "./bzimage_loader.ts";
+import {
+  BOOT_FLAG,
+  HDR,
+  HDRS_MAGIC,
+  HEADER_END_2_15,
+  JMP_SHORT,
+  LOADED_HIGH,
+  PROTOCOL_2_15,
+  VID_MODE_NORMAL,
+  XLF_CAN_BE_LOADED_ABOVE_4G,
+  XLF_KERNEL_64,
+} from "./bzimage.ts";
+import { addBootParams, addInitrd, decideEfi } from "./bzimage_loader.ts";
 import { ELF_MACHINE_X86_64 } from "./abi.ts";
 import type { X86Machine } from "./machine.ts";
+import type { EfiRefusal } from "./efi_handover.ts";
 
 const MiB = 0x100000n;
 const NO_LIMIT = 1n << 64n;
@@ -45,8 +58,14 @@ const MAX_SPAN = 1n << 30n;
 const CMDLINE_SIZE = 2047;
 /** What a 2.15 bzImage header lets an initrd reach without ext_ramdisk_image. */
 const INITRD_ADDR_MAX = 0x7fffffffn;
-/** Where a boot protocol 2.15 header ends (through kernel_info_offset). */
-const HEADER_END = 0x26c;
+/** log2 of {@link VMLINUX_MIN_ALIGN}: the header's min_alignment. */
+const MIN_ALIGN_LOG2 = 21;
+
+/** Why a vmlinux gets no EFI. */
+export const VMLINUX_REFUSES_EFI: EfiRefusal = {
+  reason: "an ELF vmlinux has no setup header to say it takes EFI (XLF_EFI_KEXEC)",
+  hint: "load its bzImage to keep EFI",
+};
 
 /** A parsed x86_64 vmlinux. Addresses are physical. */
 export interface ElfVmlinux {
@@ -178,21 +197,21 @@ function piecesOf(bytes: Uint8Array, sorted: readonly ProgramHeader[], linkBase:
  * initrd and setup_data pointers, root_flags and the protocol version from it): file bytes [0x1f1, 0x26c).
  */
 export function syntheticSetupHeader(v: ElfVmlinux): Uint8Array {
-  const hdr = new Uint8Array(HEADER_END - HDR.setup_sects);
+  const hdr = new Uint8Array(HEADER_END_2_15 - HDR.setup_sects);
   const dv = new DataView(hdr.buffer);
   const at = (offset: number) => offset - HDR.setup_sects;
-  dv.setUint16(at(0x1f2), 1, true); // root_flags: mount root read-only unless the command line says rw
-  dv.setUint16(at(0x1fa), 0xffff, true); // vid_mode: NORMAL_VGA
-  dv.setUint16(at(HDR.boot_flag), 0xaa55, true);
-  dv.setUint8(at(HDR.jump), 0xeb);
-  dv.setUint8(at(HDR.jump) + 1, HEADER_END - 0x202);
+  dv.setUint16(at(HDR.root_flags), 1, true); // mount root read-only unless the command line says rw
+  dv.setUint16(at(HDR.vid_mode), VID_MODE_NORMAL, true);
+  dv.setUint16(at(HDR.boot_flag), BOOT_FLAG, true);
+  dv.setUint8(at(HDR.jump), JMP_SHORT);
+  dv.setUint8(at(HDR.jump) + 1, HEADER_END_2_15 - HDR.header);
   dv.setUint32(at(HDR.header), HDRS_MAGIC, true);
-  dv.setUint16(at(HDR.version), 0x020f, true);
+  dv.setUint16(at(HDR.version), PROTOCOL_2_15, true);
   dv.setUint8(at(HDR.loadflags), LOADED_HIGH);
   dv.setUint32(at(HDR.initrd_addr_max), Number(INITRD_ADDR_MAX), true);
   dv.setUint32(at(HDR.kernel_alignment), Number(v.alignment & 0xffffffffn), true);
   dv.setUint8(at(HDR.relocatable_kernel), 1);
-  dv.setUint8(at(HDR.min_alignment), 21);
+  dv.setUint8(at(HDR.min_alignment), MIN_ALIGN_LOG2);
   dv.setUint16(at(HDR.xloadflags), XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G, true);
   dv.setUint32(at(HDR.cmdline_size), CMDLINE_SIZE, true);
   dv.setBigUint64(at(HDR.pref_address), v.linkBase, true);
@@ -200,8 +219,15 @@ export function syntheticSetupHeader(v: ElfVmlinux): Uint8Array {
   return hdr;
 }
 
+/** The warning for a vmlinux on a machine with 5-level paging on. */
+export const VMLINUX_LA57_WARNING = "5-level paging is on and an ELF vmlinux cannot say whether it runs with it " +
+  "(XLF_5LEVEL is a bzImage header flag): the kexec jump keeps CR4.LA57, and a kernel built without CONFIG_X86_5LEVEL " +
+  "crashes at its first instruction; load its bzImage to have this checked";
+
 function loadElfVmlinux(v: ElfVmlinux, ctx: LoadContext<X86Machine>): LoadedImage {
   const crash = ctx.kind === "crash";
+  // A bzImage without XLF_5LEVEL is refused under LA57 (require5LevelSupport); a vmlinux has no flag to check.
+  if (ctx.machine.la57) ctx.warn(VMLINUX_LA57_WARNING);
   const kernelAddr = ctx.addBuffer({
     role: "kernel",
     what: "vmlinux",
@@ -223,15 +249,20 @@ function loadElfVmlinux(v: ElfVmlinux, ctx: LoadContext<X86Machine>): LoadedImag
       }, a multiple of ${hex(v.alignment)}): its startup code relocates itself physically`,
     );
   }
-  const initrdAddr = addInitrd(ctx, { initrdAddrMax: INITRD_ADDR_MAX, above4G: true });
   // XLF_EFI_KEXEC, which says a kernel takes EFI from a kexec loader, is in the bzImage header a vmlinux lacks: like
   // kexec-tools for ELF kernels, hand it no EFI (it finds ACPI through the RSDP in boot_params).
-  const { bootParams, firmware } = addBootParams(ctx, {
-    setupHeader: syntheticSetupHeader(v),
-    setupHeaderOffset: HDR.setup_sects,
-    cmdlineSize: CMDLINE_SIZE,
-    efiKexec: false,
-  }, initrdAddr);
+  const efi = decideEfi(ctx, VMLINUX_REFUSES_EFI);
+  const initrd = addInitrd(ctx, { initrdAddrMax: INITRD_ADDR_MAX, above4G: true }, efi);
+  const { bootParams, firmware } = addBootParams(
+    ctx,
+    {
+      setupHeader: syntheticSetupHeader(v),
+      setupHeaderOffset: HDR.setup_sects,
+      cmdlineSize: CMDLINE_SIZE,
+    },
+    initrd,
+    efi,
+  );
   return { kernelEntry: kernelAddr + v.entryOffset, bootParams, firmware };
 }
 

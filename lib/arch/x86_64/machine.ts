@@ -11,7 +11,7 @@ import type { SystemView } from "../../system.ts";
 import type { LoadKind } from "../../load/request.ts";
 import { type E820Entry, ramOf, rebootMemmap } from "./e820.ts";
 import { acpiRsdpFor, la57Enabled } from "./firmware.ts";
-import { type EfiFirmware, readEfiFirmware, runtimeRegions } from "./efi.ts";
+import { type EfiFirmware, readBootParams, readEfiFirmware, runtimeRegions } from "./efi.ts";
 import { MAXMEM_4LEVEL, MAXMEM_5LEVEL } from "./abi.ts";
 import { type Range, subtractRanges } from "../../memory/ranges.ts";
 
@@ -32,11 +32,10 @@ export interface X86Machine {
 /**
  * Reads the machine for a load of `kind`.
  * @throws KexecError("unsupported") on an EFI machine whose RSDP cannot be found; KexecError("io") for a malformed
- *   firmware memmap or EFI runtime map
+ *   firmware memmap (a malformed EFI runtime map is not an error: EFI is then withheld, ./efi_handover.ts)
  */
 export function readX86Machine(sys: SystemView, iomem: readonly IomemEntry[], kind: LoadKind): X86Machine {
-  const fw = sys.read("/sys/kernel/boot_params/data");
-  const firmwareBootParams = fw.kind === "ok" ? fw.bytes : undefined;
+  const firmwareBootParams = readBootParams(sys);
   return {
     memmap: kind === "crash" ? [] : rebootMemmap(sys, iomem),
     firmwareBootParams,
@@ -52,7 +51,8 @@ export function readX86Machine(sys: SystemView, iomem: readonly IomemEntry[], ki
  * by efi_mem_reserve: the EFI memory attributes table, ESRT, TPM log), which the firmware map still calls RAM; the
  * next kernel reads them through the EFI handed over, so no segment may overwrite them. (kexec-tools does not keep
  * out of them: its initrd can overwrite the memory attributes table, and the next kernel then logs "efi: memattr:
- * Unexpected EFI Memory Attributes table version".)
+ * Unexpected EFI Memory Attributes table version".) A runtime map that is absent, unreadable or malformed excludes
+ * nothing: EFI is then not handed over either.
  */
 export function x86UsableRam(m: X86Machine): Range[] {
   const map = m.efi?.runtimeMap;

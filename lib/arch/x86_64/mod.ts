@@ -8,11 +8,19 @@
 import type { Arch } from "../types.ts";
 import { KEXEC_UPDATE_ELFCOREHDR } from "../../abi.ts";
 import { PAGE_SIZE } from "../../memory/ranges.ts";
-import { ELF_MACHINE_X86_64, KEXEC_ARCH_X86_64, LOW_RESERVED, START_KERNEL_MAP } from "./abi.ts";
+import {
+  EFI_ARCH_NAME_X86_64,
+  ELF_MACHINE_X86_64,
+  KEXEC_ARCH_X86_64,
+  LOW_RESERVED,
+  PE_MACHINE_AMD64,
+  START_KERNEL_MAP,
+} from "./abi.ts";
 import { bzImageLoader, lowDataWindows } from "./bzimage_loader.ts";
 import { elfVmlinuxLoader } from "./elf_vmlinux.ts";
 import { readX86Machine, x86DestinationLimit, type X86Machine, x86UsableRam } from "./machine.ts";
-import { x86FirmwareStatus } from "./efi.ts";
+import { x86FirmwareStatus, x86SecureBoot } from "./efi.ts";
+import { x86FileLoadNeedsInitrd } from "./efi_handover.ts";
 
 const MiB = 0x100000n;
 
@@ -32,6 +40,8 @@ export function crashSlackBytes(ramTop: bigint): bigint {
 export const x86_64: Arch<X86Machine> = {
   name: "x86_64",
   kexecArch: KEXEC_ARCH_X86_64,
+  efiArchName: EFI_ARCH_NAME_X86_64,
+  peMachine: PE_MACHINE_AMD64,
   hotplugFlag: KEXEC_UPDATE_ELFCOREHDR,
   loaders: [bzImageLoader, elfVmlinuxLoader],
   readMachine: readX86Machine,
@@ -41,4 +51,6 @@ export const x86_64: Arch<X86Machine> = {
   crashSlackBytes,
   core: { elfMachine: ELF_MACHINE_X86_64, kernelTextBase: START_KERNEL_MAP, lowReserved: LOW_RESERVED },
   firmwareStatus: x86FirmwareStatus,
+  secureBoot: x86SecureBoot,
+  fileLoadNeedsInitrd: x86FileLoadNeedsInitrd,
 };

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { findBootPartitions, parseMountinfo } from "../../../lib/boot/discover.ts";
 import { decodeEfiString, LOADER_GUID, readLoaderVariable } from "../../../lib/boot/efivars.ts";
 import { memoryBootFs } from "../../../lib/boot/fs.ts";
-import { recordSystemView } from "../../../lib/system.ts";
+import { readEfiVariable, recordSystemView } from "../../../lib/system.ts";
 
 const ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 const line = (id: number, dev: string, root: string, mp: string, fs: string, src: string) =>
@@ -100,12 +100,18 @@ Deno.test("efivars: attributes skipped, UTF-16LE up to the NUL; unset, empty and
     for (let i = 0; i < s.length; i++) b[4 + i * 2] = s.charCodeAt(i);
     return b;
   };
-  assert.equal(decodeEfiString(efi("debian-6.12.conf")), "debian-6.12.conf");
-  assert.equal(decodeEfiString(efi("")), undefined);
-  assert.equal(decodeEfiString(new Uint8Array(3)), undefined);
-  const noNul = efi("ab").subarray(0, 8);
-  assert.equal(decodeEfiString(noNul), "ab");
-  const sys = recordSystemView({ [`/sys/firmware/efi/efivars/LoaderEntryDefault-${LOADER_GUID}`]: efi("x.conf") });
+  const value = (s: string) => efi(s).subarray(4);
+  assert.equal(decodeEfiString(value("debian-6.12.conf")), "debian-6.12.conf");
+  assert.equal(decodeEfiString(value("")), undefined);
+  assert.equal(decodeEfiString(new Uint8Array(1)), undefined);
+  assert.equal(decodeEfiString(value("ab").subarray(0, 4)), "ab", "no NUL");
+  const path = (name: string) => `/sys/firmware/efi/efivars/${name}-${LOADER_GUID}`;
+  const sys = recordSystemView({
+    [path("LoaderEntryDefault")]: efi("x.conf"),
+    [path("LoaderEntryOneShot")]: new Uint8Array([7, 0, 0]),
+  });
   assert.equal(readLoaderVariable(sys, "LoaderEntryDefault"), "x.conf");
-  assert.equal(readLoaderVariable(sys, "LoaderEntryOneShot"), undefined);
+  assert.equal(readLoaderVariable(sys, "LoaderEntryOneShot"), undefined, "shorter than its attributes");
+  assert.equal(readLoaderVariable(sys, "LoaderEntrySelected"), undefined, "unset");
+  assert.deepEqual(readEfiVariable(sys, "LoaderEntryDefault", LOADER_GUID), { attributes: 7, value: value("x.conf") });
 });

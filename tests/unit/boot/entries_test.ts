@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { type BootEntry, compareEntries, listBootEntries } from "../../../lib/boot/entries.ts";
 import { bootEntries, bootEntryLoad, entryRequest } from "../../../lib/boot/mod.ts";
+import { x86_64 } from "../../../lib/arch/x86_64/mod.ts";
 import { LOADER_GUID } from "../../../lib/boot/efivars.ts";
-import { memoryBootFs } from "../../../lib/boot/fs.ts";
+import { memoryBootFs, realBootFs } from "../../../lib/boot/fs.ts";
+import { KexecError } from "../../../lib/errors.ts";
 import { loadRequest } from "../../../lib/load/request.ts";
 import { recordSystemView } from "../../../lib/system.ts";
 import { throwsKexec } from "../test_helpers.ts";
@@ -95,6 +97,65 @@ Deno.test("listBootEntries: Type #1 and Type #2 entries with their fields; skipp
   assert.match(list.notes[2], /profile 0 has no \.osrel name/);
   assert.equal(list.defaultId, "debian-6.1.conf");
   assert.equal(list.defaultReason, 'loader.conf default "debian-6.1.*"');
+});
+
+Deno.test("Type #2: an unreadable UKI is a note; a bug while reading one (not a KexecError) is not hidden", () => {
+  const base = tree();
+  const withOpen = (open: typeof base.open) => ({ ...base, open });
+  const failing = (err: Error) =>
+    withOpen((path) => {
+      const src = base.open(path);
+      return path.endsWith("fedora-6.15.efi")
+        ? {
+          ...src,
+          read: () => {
+            throw err;
+          },
+        }
+        : src;
+    });
+  const io = listBootEntries(recordSystemView({}), failing(new KexecError("io", "x.efi: short read")), opts);
+  assert.ok(io.notes.includes("x.efi: short read (skipped)"), io.notes.join("; "));
+  assert.ok(!io.entries.some((e) => e.id === "fedora-6.15.efi"));
+  assert.throws(() => listBootEntries(recordSystemView({}), failing(new TypeError("bug")), opts), TypeError);
+  const unopenable = withOpen((path) => {
+    if (path.endsWith("fedora-6.15.efi")) throw new KexecError("io", `${path}: cannot open (EACCES)`);
+    return base.open(path);
+  });
+  assert.ok(
+    listBootEntries(recordSystemView({}), unopenable, opts).notes.includes(
+      "/efi/EFI/Linux/fedora-6.15.efi: cannot open (EACCES) (skipped)",
+    ),
+  );
+  assert.throws(
+    () =>
+      listBootEntries(
+        recordSystemView({}),
+        withOpen(() => {
+          throw new RangeError("bug");
+        }),
+        opts,
+      ),
+    RangeError,
+  );
+});
+
+Deno.test('realBootFs: a file that cannot be opened, or reads short, is KexecError("io")', () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-bootfs-" });
+  try {
+    const fs = realBootFs();
+    throwsKexec(() => fs.open(`${dir}/missing.efi`), "io", /missing\.efi: cannot open \(/);
+    Deno.writeFileSync(`${dir}/small.efi`, new Uint8Array(10));
+    const src = fs.open(`${dir}/small.efi`);
+    try {
+      throwsKexec(() => src.read(4, 10), "io", /small\.efi: short read at 4 \(6 of 10 bytes\)/);
+    } finally {
+      src.close();
+    }
+    throwsKexec(() => memoryBootFs({}).open("/nope"), "io", /\/nope: cannot open \(no such file\)/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("the default: LoaderEntryOneShot, then LoaderEntryDefault, then loader.conf, @saved, else the first shown", () => {
@@ -230,13 +291,28 @@ Deno.test("entryRequest: linux entries give kernel, initrds, options; UKIs their
     "usage",
     /is profile 0; drop --uki-profile/,
   );
-  const none = bootEntries(recordSystemView({}), memoryBootFs({}), { arch: "x86_64" });
+  const none = bootEntries(recordSystemView({}), { arch: x86_64, env: {} }, memoryBootFs({}));
   assert.deepEqual(none.notes, ["no ESP or XBOOTLDR found (looked at /efi, /boot, /boot/efi)"]);
   throwsKexec(
     () => bootEntryLoad(none, "default", base),
     "usage",
     /no boot entry to use as the default \(no ESP or XBOOTLDR found; give --boot-root=DIR\)/,
   );
+});
+
+Deno.test("bootEntries: $SYSTEMD_ESP_PATH from the environment unless given (the CLI and the API take this path)", () => {
+  const fs = memoryBootFs({ "/esp/loader/entries/a.conf": "title A\nlinux /vmlinuz\n", "/esp/vmlinuz": "k" });
+  const saved = Deno.env.get("SYSTEMD_ESP_PATH");
+  Deno.env.set("SYSTEMD_ESP_PATH", "/esp");
+  try {
+    const fromEnv = bootEntries(recordSystemView({}), { arch: x86_64 }, fs);
+    assert.deepEqual(fromEnv.esp, { path: "/esp", role: "esp", how: "$SYSTEMD_ESP_PATH" });
+    assert.deepEqual(fromEnv.entries.map((e) => e.id), ["a.conf"]);
+    assert.equal(bootEntries(recordSystemView({}), { arch: x86_64, env: {} }, fs).esp, undefined, "given: as given");
+  } finally {
+    if (saved === undefined) Deno.env.delete("SYSTEMD_ESP_PATH");
+    else Deno.env.set("SYSTEMD_ESP_PATH", saved);
+  }
 });
 
 Deno.test("XBOOTLDR: its entries join the ESP's; loader.conf is read from the ESP only; one file seen twice counts once", () => {

@@ -99,3 +99,38 @@ Deno.test("run: entries lists a fixture ESP; -l --boot-entry=default loads the d
   assert.deepEqual(p.image, { format: "bzImage64", bootEntry: "a.conf", parts: [] });
   assert.deepEqual(plan.loads, []);
 });
+
+Deno.test("run --system-root: the saved machine's mount table names the ESP, and it is read under the system root", async () => {
+  const snap = Deno.makeTempDirSync({ prefix: "kts-snap-" });
+  try {
+    // A saved machine (the SeaBIOS snapshot) with a mount table and its ESP's files.
+    const cp = new Deno.Command("cp", { args: ["-r", `${machineDir("qemu-q35-2g-nocrash")}/.`, snap] }).outputSync();
+    assert.ok(cp.success, new TextDecoder().decode(cp.stderr));
+    Deno.mkdirSync(`${snap}/proc/self`, { recursive: true });
+    Deno.writeTextFileSync(
+      `${snap}/proc/self/mountinfo`,
+      "36 1 254:1 / /efi rw,relatime - vfat /dev/vda1 rw\n",
+    );
+    Deno.mkdirSync(`${snap}/efi/loader/entries`, { recursive: true });
+    Deno.writeFileSync(`${snap}/efi/vmlinuz`, requireVmlinuz());
+    Deno.writeTextFileSync(`${snap}/efi/loader/entries/saved.conf`, "title Saved\nlinux /vmlinuz\noptions kts=s\n");
+    const inSnapshot = (e: ReturnType<typeof fakeEnv>) => ({ ...e.env, sys: fsSystemView(snap) });
+    const listing = fakeEnv();
+    assert.equal(await run(parseInvocation(["entries", `--system-root=${snap}`]), inSnapshot(listing)), 0);
+    assert.match(
+      listing.out.join(""),
+      new RegExp(`^ESP {8}${snap}/efi \\(mount point /efi: vfat on /dev/vda1\\)$`, "m"),
+    );
+    assert.match(listing.out.join(""), /^ \* saved\.conf +1 +Saved$/m);
+    const plan = fakeEnv();
+    const argv = ["plan", "--json", `--system-root=${snap}`, "--boot-entry=default"];
+    assert.equal(await run(parseInvocation(argv), inSnapshot(plan)), 0);
+    assert.equal(JSON.parse(plan.out.join("")).cmdline, "kts=s");
+    assert.deepEqual(plan.err, [
+      `kexec-ts: boot entry saved.conf: "Saved" (the default: the first entry (no default set, or it matches no entry)), ` +
+      `from ${snap}/efi/loader/entries/saved.conf`,
+    ]);
+  } finally {
+    Deno.removeSync(snap, { recursive: true });
+  }
+});

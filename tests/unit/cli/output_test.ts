@@ -30,6 +30,16 @@ Deno.test("firmwareText: one line for status", () => {
     }),
     "UEFI, runtime services off (noefi), no runtime map, Secure Boot unknown",
   );
+  assert.equal(
+    firmwareText({
+      kind: "uefi",
+      runtimeServices: "on",
+      runtimeMap: { kind: "malformed", why: "/sys/firmware/efi/runtime-map/2/type is missing or not a hex number" },
+      secureBoot: { state: "disabled", source: "efivars" },
+    }),
+    "UEFI, runtime services on, runtime map malformed (/sys/firmware/efi/runtime-map/2/type is missing or not a " +
+      "hex number), Secure Boot disabled (efivars)",
+  );
 });
 
 Deno.test("renderFirmwareHandover: the records passed, or what is withheld and what would do better", () => {

@@ -12,6 +12,7 @@ import {
   dumpRamRanges,
   elfcorehdrMemsz,
   HOTPLUG_HEADROOM_PHDRS,
+  MAX_CPUS,
   parseCpuList,
   readCoreInputs,
 } from "../../../lib/crash/elfcorehdr.ts";
@@ -223,5 +224,21 @@ Deno.test("parseCpuList: ranges and singles", () => {
   assert.deepEqual(parseCpuList("0-3,8,10-11\n"), [0, 1, 2, 3, 8, 10, 11]);
   assert.deepEqual(parseCpuList("0"), [0]);
   assert.deepEqual(parseCpuList(""), []);
-  throwsKexec(() => parseCpuList("0-a"), "io", /^cannot parse CPU list "0-a"$/);
+  throwsKexec(() => parseCpuList("0-a"), "io", /^cannot parse CPU list "0-a": "0-a" is not N or N-M$/);
+  assert.equal(parseCpuList(`0-${MAX_CPUS - 1}`).length, MAX_CPUS);
+});
+
+Deno.test("parseCpuList: bounded by NR_CPUS (8192): no allocation for a huge range (fuzz finding)", () => {
+  // Found by mutation: a cpu/possible of "0-4294967295" made the parser push four billion numbers.
+  const t0 = performance.now();
+  throwsKexec(
+    () => parseCpuList("0-4294967295"),
+    "io",
+    /^cannot parse CPU list "0-4294967295": CPU 4294967295 is above the kernel's limit of 8192 CPUs \(NR_CPUS\)$/,
+  );
+  throwsKexec(() => parseCpuList("0-8192"), "io", /CPU 8192 is above the kernel's limit of 8192 CPUs \(NR_CPUS\)$/);
+  throwsKexec(() => parseCpuList("99999999"), "io", /CPU 99999999 is above the kernel's limit/);
+  throwsKexec(() => parseCpuList("3-1"), "io", /the range 3-1 runs backwards$/);
+  throwsKexec(() => parseCpuList("0-3,2"), "io", /2 is not above the CPUs before it$/);
+  assert.ok(performance.now() - t0 < 50);
 });

@@ -21,7 +21,7 @@
 
 import assert from "node:assert/strict";
 import { KexecError } from "../../../lib/errors.ts";
-import { EHDR, RELA, SYM } from "../../../lib/elf/constants.ts";
+import { EHDR, RELA, SHDR, SYM } from "../../../lib/elf/constants.ts";
 import { type ElfFile, findSection, parseElf } from "../../../lib/elf/reader.ts";
 import {
   layoutRelocatable,
@@ -223,4 +223,25 @@ Deno.test("relocate: a relocation past the end of its section is refused", () =>
     "R_X86_64_64 (1) relocation 4 in section 2 [.rela.text] at .text+0x37 patches 8 bytes past the end of the " +
       "section (0x3b bytes)",
   );
+});
+
+Deno.test("layoutRelocatable: a huge sh_addralign or NOBITS size is refused before any allocation (fuzz findings)", () => {
+  // Found by mutation: .bss's sh_addralign of 2^46 made relocate() throw a RangeError from new Uint8Array, and
+  // 2^28..2^34 allocated 256 MiB..16 GiB before failing. The image is bounded at 1 MiB now.
+  const data = (e: ElfFile) => findSection(e, ".data")!.headerOffset;
+  const bss = (e: ElfFile) => findSection(e, ".bss")!.headerOffset;
+  for (const align of [1n << 46n, 1n << 28n, 1n << 34n, 1n << 21n]) {
+    const obj = edited((_b, view, original) => view.setBigUint64(data(original) + SHDR.addralign, align, true));
+    const t0 = performance.now();
+    assert.throws(() => relocate(obj, 0n, "fixture_start"), (e: unknown) => {
+      assert.ok(e instanceof KexecError, `${e}`);
+      assert.equal(e.code, "relocation");
+      assert.match(e.message, /^section 3 \[\.data\] \(sh_size 0x40, sh_addralign 0x[0-9a-f]+\) takes the image past/);
+      assert.match(e.message, /past 0x100000 bytes, the most a purgatory may take$/);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 100);
+  }
+  const bigBss = edited((_b, view, original) => view.setBigUint64(bss(original) + SHDR.size, 1n << 40n, true));
+  assert.throws(() => layoutRelocatable(bigBss), /\.bss\] \(sh_size 0x10000000000, .* takes the image past 0x100000/);
 });

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { closeFd, memfdWithBytes } from "../../../ffi/libc.ts";
+import { closeFd, memfdWithBytes, writeAll } from "../../../ffi/libc.ts";
 
 const libc = Deno.dlopen("libc.so.6", {
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
@@ -36,4 +36,20 @@ Deno.test("memfdWithBytes: the fd holds exactly the bytes; empty contents make a
   assert.ok(empty >= 0);
   assert.equal(readAll(empty).length, 0);
   closeFd(empty);
+});
+
+Deno.test("writeAll: short writes continue, EINTR retries, an error stops, a write of nothing is EIO (no endless loop)", () => {
+  const bytes = new Uint8Array(10);
+  const script = (...results: number[]) => {
+    const calls: number[] = [];
+    const rc = writeAll(bytes, (chunk) => {
+      calls.push(chunk.length);
+      return results.shift() ?? assert.fail(`write called again (${calls.join(",")})`);
+    });
+    return { rc, calls };
+  };
+  assert.deepEqual(script(4, -4, 6), { rc: 0, calls: [10, 6, 6] }, "short write, EINTR, rest");
+  assert.deepEqual(script(3, -28), { rc: -28, calls: [10, 7] }, "ENOSPC stops");
+  assert.deepEqual(script(2, 0), { rc: -5, calls: [10, 8] }, "0 bytes written: EIO");
+  assert.deepEqual(writeAll(new Uint8Array(0), () => assert.fail("nothing to write")), 0);
 });

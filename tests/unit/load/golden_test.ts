@@ -46,6 +46,13 @@ const cases: { name: string; machine: MachineName; req: LoadRequest; firmware?: 
     firmware: true,
   },
   { name: "ovmf-noruntime-load.json", machine: "qemu-q35-2g-ovmf-noruntime", req: request(), firmware: true },
+  // EFI handed over and no initrd: an empty initramfs in its place (a zero ramdisk_size panics the next kernel).
+  {
+    name: "ovmf-crash256m-load-noinitrd.json",
+    machine: "qemu-q35-2g-ovmf-crash256m",
+    req: request({ initrds: [] }),
+    firmware: true,
+  },
 ];
 
 for (const c of cases) {

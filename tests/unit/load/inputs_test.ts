@@ -10,11 +10,16 @@ import { loadRequest, type LoadRequestInit } from "../../../lib/load/request.ts"
 import { buildLoadPlan } from "../../../lib/load/build.ts";
 import { performLoad } from "../../../lib/load/load.ts";
 import { x86_64 } from "../../../lib/arch/x86_64/mod.ts";
-import { fsSystemView, recordSystemView } from "../../../lib/system.ts";
+import { fsSystemView, recordSystemView, type SystemView } from "../../../lib/system.ts";
+import { emptyInitramfs } from "../../../lib/load/initramfs.ts";
+import { renderFilePlan } from "../../../lib/cli/output.ts";
 import type { FileInput, KernelOps, RunEnv } from "../../../lib/runtime.ts";
 import { machineDir, requireVmlinuz, throwsKexec, VMLINUZ_PATH } from "../test_helpers.ts";
 import { buildPe, syntheticUki } from "../images/pe_fixtures.ts";
-import { syntheticBzImage } from "./golden_fixtures.ts";
+import { planGoldenText, syntheticBzImage, syntheticInitrd } from "./golden_fixtures.ts";
+import { currentArch } from "../../../lib/arch/mod.ts";
+import { readAll } from "../../../ffi/fd.ts";
+import type { LoadRequest } from "../../../lib/load/request.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "kts-inputs-" });
 const write = (name: string, bytes: Uint8Array | string) => {
@@ -110,6 +115,8 @@ Deno.test("a plain kernel: no image facts, its one initrd by path", () => {
   assert.equal(text(i.initrd), "12345");
   const lazy = resolveInputs(loadRequest({ kernel: BZ, initrds: [ODD] }), sys, x86_64, { readInitrd: false });
   assert.equal(lazy.initrd, undefined, "kexec_file_load opens it itself");
+  assert.equal(lazy.files.initrds[0].source, undefined, "nor read by kexec-ts");
+  lazy.close();
   throwsKexec(
     () => resolveInputs(loadRequest({ kernel: BZ, initrds: ["/nonexistent"] }), sys, x86_64, { readInitrd: false }),
     "io",
@@ -171,7 +178,44 @@ Deno.test("kexec_file_load of a UKI gets memfds of its kernel and initrd; of a b
   assert.equal(got[0].cmdline, "console=ttyS0 quiet");
   assert.equal(outcome.filePlan?.image?.format, "uki");
   performLoad(loadRequest({ kernel: BZ, syscall: "kexec_file_load", initrds: [ODD], append: "x" }), env);
-  assert.deepEqual(got[1], { kernel: BZ, initrd: ODD, cmdline: "x" });
+  // A plain kernel's files go by the descriptors kexec-ts opened (and closed after the call).
+  assert.equal(typeof got[1].kernel, "number");
+  assert.equal(typeof got[1].initrd, "number");
+  assert.equal(got[1].cmdline, "x");
+});
+
+Deno.test("kexec_file_load with no initrd on an EFI machine: an empty initramfs through a memfd, and a note", () => {
+  const got: (FileInput | undefined)[] = [];
+  const kernel: KernelOps = {
+    kexecLoad: () => assert.fail("kexec_load"),
+    kexecFileLoad: (_k, i) => void got.push(i),
+    rebootIntoKexec: () => assert.fail("reboot"),
+    sync() {},
+  };
+  const envOn = (m: SystemView): RunEnv => ({ sys: m, kernel, out() {}, err() {}, shutdown() {}, uid: 0 });
+  const ovmf = fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m"));
+  const outcome = performLoad(loadRequest({ kernel: BZ, syscall: "kexec_file_load", append: "x" }), envOn(ovmf));
+  assert.deepEqual(got[0], { name: "bz:initrd", bytes: emptyInitramfs() });
+  assert.equal(outcome.filePlan?.initrd, "bz:initrd (memfd, empty initramfs)");
+  assert.match(
+    outcome.filePlan!.notes![0],
+    /kexec_file loader hands EFI over and a kernel handed EFI with ramdisk_size 0/,
+  );
+  // -a too (kexec_file_load is tried first), and the dry run shows it.
+  const dry = performLoad(loadRequest({ kernel: BZ, syscall: "auto", append: "x" }), envOn(ovmf), { dryRun: true });
+  assert.match(renderFilePlan(dry.filePlan!), /^initrd {4}bz:initrd \(memfd, empty initramfs\)$/m);
+  assert.match(renderFilePlan(dry.filePlan!), /^note: no initrd: an empty initramfs .* through a memfd/m);
+  // A given initrd goes as it is; no EFI to hand over (BIOS, efi=noruntime): no initrd made up.
+  performLoad(loadRequest({ kernel: BZ, syscall: "kexec_file_load", initrds: [ODD], append: "x" }), envOn(ovmf));
+  assert.equal(typeof got[1], "number"); // the initrd's descriptor, as given
+  for (const m of ["qemu-q35-2g-nocrash", "qemu-q35-2g-ovmf-noruntime"] as const) {
+    const o = performLoad(
+      loadRequest({ kernel: BZ, syscall: "kexec_file_load", append: "x" }),
+      envOn(fsSystemView(machineDir(m))),
+    );
+    assert.equal(got.at(-1), undefined, m);
+    assert.equal(o.filePlan?.notes, undefined, m);
+  }
 });
 
 Deno.test("Secure Boot on: replacing a UKI's .cmdline is done, with a warning that systemd-stub would not", () => {
@@ -190,4 +234,188 @@ Deno.test("Secure Boot on: replacing a UKI's .cmdline is done, with a warning th
   assert.deepEqual(warn(sb(0, 0), "mine"), []);
   assert.deepEqual(warn(sb(0, 1), "mine"), [], "setup mode does not enforce");
   assert.deepEqual(warn(recordSystemView({}), "mine"), [], "a BIOS machine");
+});
+
+// ---- each input file opened once: checks, hashing and the syscall use that open file ----
+
+const SEED = new Uint8Array(32).fill(0xa5);
+const NOCRASH = fsSystemView(machineDir("qemu-q35-2g-nocrash"));
+const CRASH = fsSystemView(machineDir("qemu-q35-2g-crash256m"));
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+function workDir() {
+  const dir = Deno.makeTempDirSync({ prefix: "kexec-ts-inputs-" });
+  Deno.writeFileSync(`${dir}/bzImage`, syntheticBzImage());
+  Deno.writeFileSync(`${dir}/initrd.img`, syntheticInitrd());
+  return dir;
+}
+
+function feedFifo(path: string, from: string): Promise<Deno.CommandStatus> {
+  assert.ok(new Deno.Command("mkfifo", { args: [path] }).outputSync().success);
+  return new Deno.Command("sh", { args: ["-c", `cat "$0" > "$1"`, from, path] }).spawn().status;
+}
+
+function req(dir: string, over: Partial<LoadRequest> = {}): LoadRequest {
+  return loadRequest({ kernel: `${dir}/bzImage`, initrds: [`${dir}/initrd.img`], append: "console=ttyS0", ...over });
+}
+
+Deno.test("an initrd read from a pipe gives the same plan, byte for byte, as the mapped file", async () => {
+  const dir = workDir();
+  try {
+    const mapped = buildLoadPlan(req(dir), NOCRASH, SEED).plan;
+    const fed = feedFifo(`${dir}/pipe`, `${dir}/initrd.img`);
+    const pipeReq = req(dir, { initrds: [`${dir}/pipe`] });
+    const inputs = resolveInputs(pipeReq, NOCRASH, currentArch());
+    const piped = buildLoadPlan(pipeReq, NOCRASH, SEED, currentArch(), inputs).plan;
+    assert.equal(inputs.files.initrds[0].source, "read");
+    assert.equal(inputs.files.kernel.source, "mmap");
+    inputs.close();
+    assert.ok((await fed).success);
+    assert.equal(planGoldenText(piped).replaceAll("/pipe", "/initrd.img"), planGoldenText(mapped));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("an empty initrd is named", () => {
+  const d = workDir();
+  try {
+    Deno.writeFileSync(`${d}/empty`, new Uint8Array());
+    throwsKexec(
+      () => resolveInputs(req(d, { initrds: [`${d}/initrd.img`, `${d}/empty`] }), NOCRASH, currentArch()),
+      "io",
+      /^initrd .*\/empty is empty$/,
+    );
+  } finally {
+    Deno.removeSync(d, { recursive: true });
+  }
+});
+
+/** A kernel that, at kexec_file_load, replaces both files at their paths and reads what its descriptors hold. */
+function fileLoadKernel(dir: string) {
+  const seen: { kernel?: Uint8Array; initrd?: Uint8Array; calls: string[] } = { calls: [] };
+  const kernel: KernelOps = {
+    kexecLoad: () => void seen.calls.push("kexec_load"),
+    kexecFileLoad(kernelFd, initrdFd) {
+      seen.calls.push("kexec_file_load");
+      // A package upgrade between the checks and the syscall: new files renamed over the old paths.
+      Deno.writeFileSync(`${dir}/new`, new TextEncoder().encode("not what was checked"));
+      Deno.renameSync(`${dir}/new`, `${dir}/bzImage`);
+      Deno.writeFileSync(`${dir}/new`, new TextEncoder().encode("nor this"));
+      Deno.renameSync(`${dir}/new`, `${dir}/initrd.img`);
+      const contents = (input: FileInput | undefined) => {
+        if (typeof input !== "number") throw new Error(`expected a descriptor, got ${JSON.stringify(input)}`);
+        const fd = input;
+        const r = readAll(fd);
+        if (!(r instanceof Uint8Array)) throw new Error(`read of fd ${fd} failed: errno ${r.errno}`);
+        return r;
+      };
+      seen.kernel = contents(kernelFd);
+      seen.initrd = contents(initrdFd);
+    },
+    rebootIntoKexec: () => assert.fail("no reboot"),
+    sync() {},
+  };
+  const warnings: string[] = [];
+  const env: RunEnv = { sys: CRASH, kernel, out: () => {}, err: (t) => warnings.push(t), shutdown: () => {}, uid: 0 };
+  return { env, seen };
+}
+
+Deno.test("-s: kexec_file_load gets the descriptors that were checked, whatever the paths point to by then", () => {
+  const dir = workDir();
+  const runDir = Deno.makeTempDirSync({ prefix: "kexec-ts-run-" });
+  Deno.env.set("KEXEC_TS_RUN_DIR", runDir);
+  try {
+    const { env, seen } = fileLoadKernel(dir);
+    const outcome = performLoad(req(dir, { syscall: "kexec_file_load" }), env);
+    assert.equal(outcome.syscall, "kexec_file_load");
+    assert.deepEqual(seen.calls, ["kexec_file_load"]);
+    assert.deepEqual(seen.kernel, syntheticBzImage());
+    assert.deepEqual(seen.initrd, syntheticInitrd());
+  } finally {
+    Deno.env.delete("KEXEC_TS_RUN_DIR");
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(runDir, { recursive: true });
+  }
+});
+
+Deno.test("-s with an initrd from a pipe is refused before the syscall; -a loads it with kexec_load instead", async () => {
+  const dir = workDir();
+  try {
+    const { env, seen } = fileLoadKernel(dir);
+    const fed = feedFifo(`${dir}/pipe`, `${dir}/initrd.img`);
+    throwsKexec(
+      () => performLoad(req(dir, { syscall: "kexec_file_load", initrds: [`${dir}/pipe`] }), env),
+      "io",
+      /^kexec_file_load cannot take initrd .*\/pipe: it is not a regular file; use -c \(kexec_load\)$/,
+    );
+    assert.deepEqual(seen.calls, []);
+    await fed.catch(() => {}); // the writer may see EPIPE: nothing read the pipe
+    Deno.removeSync(`${dir}/pipe`);
+    const fed2 = feedFifo(`${dir}/pipe`, `${dir}/initrd.img`);
+    const outcome = performLoad(req(dir, { syscall: "auto", initrds: [`${dir}/pipe`] }), env);
+    assert.equal(outcome.syscall, "kexec_load");
+    assert.deepEqual(seen.calls, ["kexec_load"]);
+    assert.match(
+      outcome.plan!.notes.join("\n"),
+      /kexec_file_load skipped \(kexec_file_load cannot take initrd .*\/pipe: it is not a regular file\); kexec_load used/,
+    );
+    assert.ok((await fed2).success);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/**
+ * How often each path was opened while kexec-ts ran `args`, from strace, which also intercepts every kexec call
+ * (answering 0: nothing reaches the kernel, whatever the host); and the kexec_file_load calls it saw.
+ */
+function opensOf(args: string[], paths: string[]): { opens: number[]; fds: string[]; fileLoads: string[] } {
+  const log = Deno.makeTempFileSync({ prefix: "kexec-ts-opens-" });
+  const runDir = Deno.makeTempDirSync({ prefix: "kexec-ts-run-" });
+  try {
+    const r = new Deno.Command("strace", {
+      args: [
+        ...["-f", "-qq", "-e", "trace=open,openat,openat2,kexec_load,kexec_file_load,reboot"],
+        ...["-e", "inject=kexec_load,kexec_file_load,reboot:retval=0", "-o", log],
+        ...[Deno.execPath(), "run", "-A", `${ROOT}main.ts`, ...args],
+      ],
+      env: { KEXEC_TS_RUN_DIR: runDir },
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    assert.ok(r.success, `kexec-ts ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+    const lines = Deno.readTextFileSync(log).split("\n");
+    return {
+      opens: paths.map((p) => lines.filter((l) => l.includes(`"${p}"`)).length),
+      fds: paths.map((p) => / = (\d+)$/.exec(lines.find((l) => l.includes(`"${p}"`)) ?? "")?.[1] ?? "none"),
+      fileLoads: lines.filter((l) => l.includes("kexec_file_load(")),
+    };
+  } finally {
+    Deno.removeSync(log);
+    Deno.removeSync(runDir, { recursive: true });
+  }
+}
+
+Deno.test("one open per file: the kernel and initrd are opened once, the syscall included (counted with strace)", () => {
+  const dir = workDir();
+  const K = `${dir}/bzImage`, I = `${dir}/initrd.img`;
+  const machine = machineDir("qemu-q35-2g-crash256m");
+  try {
+    for (const mode of [["-l"], ["-s", "-l"], ["-a", "-l"], ["-p"], ["-s", "-p"]]) {
+      const args = [...mode, K, `--initrd=${I}`, "--dry-run", `--system-root=${machine}`];
+      assert.deepEqual(opensOf(args, [K, I]).opens, [1, 1], `opens of kernel and initrd for ${mode.join(" ")}`);
+    }
+    // A real -s load (the syscall intercepted): kexec_file_load gets the descriptors opened for the checks.
+    const real = opensOf(["-s", "-l", K, `--initrd=${I}`, "--append=console=ttyS0"], [K, I]);
+    assert.deepEqual(real.opens, [1, 1]);
+    assert.equal(real.fileLoads.length, 1, real.fileLoads.join("\n"));
+    const [kfd, ifd] = real.fds;
+    assert.match(
+      real.fileLoads[0],
+      new RegExp(`kexec_file_load\\(${kfd}, ${ifd}, 14, "console=ttyS0\\\\0", 0\\) = 0 \\(INJECTED\\)`),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -86,7 +86,11 @@ Deno.test("udevRulesText: the RUN line runs the command in the background, throu
   const text = udevRulesText(COMMAND);
   const script = runScript(text);
   assert.ok(script.startsWith("PATH=/usr/sbin:/usr/bin:/sbin:/bin; "));
-  assert.ok(script.includes("</sys/kernel/kexec_crash_loaded && [ $loaded = 1 ] || exit 0"));
+  assert.ok(
+    script.includes(
+      "</sys/kernel/kexec_crash_loaded && [ $loaded = 1 ] || [ -e /run/kexec-ts/reload.inflight ] || exit 0",
+    ),
+  );
   assert.ok(script.includes(": >>/run/kexec-ts/reload.pending"));
   assert.ok(script.includes("flock -n /run/kexec-ts/reload.lock true; then exit 0"));
   assert.ok(script.includes(`then exec systemd-run --quiet --no-block --collect ${COMMAND}; fi`));

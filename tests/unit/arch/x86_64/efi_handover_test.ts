@@ -11,10 +11,15 @@ import {
   decideEfiHandover,
   describeEfiHandover,
   EFI_WITHHELD_LACKS,
+  type EfiHandoverOptions,
   efiInfoBytes,
   efiMemmapBytes,
   efiSetupDataBytes,
+  NO_XLF_EFI_KEXEC,
 } from "../../../../lib/arch/x86_64/efi_handover.ts";
+import { VMLINUX_REFUSES_EFI } from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import { EMPTY_INITRAMFS_NOTE } from "../../../../lib/arch/x86_64/bzimage_loader.ts";
+import { emptyInitramfs } from "../../../../lib/load/initramfs.ts";
 import { type EfiFirmware, readEfiFirmware } from "../../../../lib/arch/x86_64/efi.ts";
 import { buildLoadPlan } from "../../../../lib/load/build.ts";
 import { type LoadRequest, loadRequest } from "../../../../lib/load/request.ts";
@@ -33,7 +38,7 @@ function efiOf(sys: SystemView): EfiFirmware {
   return readEfiFirmware(sys, r.kind === "ok" ? r.bytes : undefined)!;
 }
 
-const yes = { noefi: false, imageTakesEfi: true };
+const yes: EfiHandoverOptions = { noefi: false };
 
 Deno.test("decideEfiHandover: an OVMF guest with runtime services gets EFI", () => {
   const h = decideEfiHandover(efiOf(OVMF), yes);
@@ -54,7 +59,7 @@ Deno.test("decideEfiHandover: every case that withholds EFI says why, and names 
     assert.equal(h.kind, "withheld");
     return h as Extract<typeof h, { kind: "withheld" }>;
   };
-  assert.deepEqual(withheld(efi, { noefi: true, imageTakesEfi: true }), {
+  assert.deepEqual(withheld(efi, { noefi: true }), {
     kind: "withheld",
     reason: "--noefi",
     requested: true,
@@ -63,7 +68,15 @@ Deno.test("decideEfiHandover: every case that withholds EFI says why, and names 
   const off = withheld(efiOf(NORUNTIME));
   assert.match(off.reason, /^EFI runtime services are off in this kernel \(efi=noruntime on its command line\)$/);
   assert.equal(off.hint, undefined, "the kernel's own loader passes nothing either");
-  assert.match(withheld(efi, { noefi: false, imageTakesEfi: false }).reason, /no XLF_EFI_KEXEC/);
+  assert.match(withheld(efi, { noefi: false, imageRefusesEfi: NO_XLF_EFI_KEXEC }).reason, /no XLF_EFI_KEXEC/);
+  const vmlinux = withheld(efi, { noefi: false, imageRefusesEfi: VMLINUX_REFUSES_EFI });
+  assert.equal(vmlinux.reason, "an ELF vmlinux has no setup header to say it takes EFI (XLF_EFI_KEXEC)");
+  assert.equal(vmlinux.hint, "load its bzImage to keep EFI");
+  // A runtime map the kernel shows malformed: withheld with the file named, after --noefi (which needs no map).
+  const malformed = { ...efi, runtimeMap: { kind: "malformed" as const, why: "runtime-map/3/num_pages is bad" } };
+  assert.equal(withheld(malformed).reason, "the runtime map is malformed: runtime-map/3/num_pages is bad");
+  assert.match(withheld(malformed).hint!, /kexec_file_load \(-s\)/);
+  assert.equal(withheld(malformed, { noefi: true }).reason, "--noefi");
   assert.match(withheld({ ...efi, platformBits: 32 }).reason, /32-bit EFI/);
   const noMap = withheld({ ...efi, runtimeMap: { kind: "absent" } });
   assert.match(noMap.reason, /no \/sys\/firmware\/efi\/runtime-map \(built without CONFIG_EFI_RUNTIME_MAP/);
@@ -142,7 +155,24 @@ function plan(sys: SystemView, over: Partial<LoadRequest> = {}, initrdBytes?: nu
     Deno.writeFileSync(`${tmp}/initrd-${initrdBytes}`, lcgBytes(initrdBytes, 3));
     initrds.push(`${tmp}/initrd-${initrdBytes}`);
   }
-  return buildLoadPlan(loadRequest({ kernel: KERNEL, initrds, append: "console=ttyS0", ...over }), sys, SEED).plan;
+  const p = buildLoadPlan(loadRequest({ kernel: KERNEL, initrds, append: "console=ttyS0", ...over }), sys, SEED).plan;
+  assertRamdiskWithEfi(p);
+  return p;
+}
+
+/**
+ * EL64 ⇒ ramdisk_size ≠ 0, in every plan these tests make: a kernel handed EFI with no ramdisk takes the stale
+ * LINUX_EFI_INITRD_MEDIA table for one and panics (notes/efi.md §3.7). And ramdisk_image/size name an initrd segment.
+ */
+function assertRamdiskWithEfi(p: LoadPlan): void {
+  const bp = le(p.segments.find((s) => s.role === "boot-params")!.buf);
+  if (bp.u32(0x1c0) !== 0x34364c45) return; // "EL64"
+  const size = (BigInt(bp.u32(0x0c4)) << 32n) | BigInt(bp.u32(0x21c)); // ext_ramdisk_size, ramdisk_size
+  const image = (BigInt(bp.u32(0x0c0)) << 32n) | BigInt(bp.u32(0x218)); // ext_ramdisk_image, ramdisk_image
+  assert.notEqual(size, 0n, "EFI handed over with ramdisk_size 0");
+  const seg = p.segments.find((s) => s.role === "initrd");
+  assert.ok(seg, "EFI handed over and no initrd segment");
+  assert.deepEqual([image, size], [seg.mem, BigInt(seg.buf.length)], "ramdisk_image/size name the initrd segment");
 }
 
 /** The boot_params segment's bytes, read at physical addresses. */
@@ -245,4 +275,44 @@ Deno.test("plan: a kernel without XLF_EFI_KEXEC gets no EFI, and the plan says w
   assert.equal(p.firmware?.handover, "bios");
   assert.match(p.firmware!.withheld!.reason, /no XLF_EFI_KEXEC in its xloadflags/);
   assert.equal(bootData(p).records.has(4), false);
+});
+
+Deno.test("plan: a malformed runtime map blocks no load; EFI is withheld with the file named, --noefi plans as ever", () => {
+  const bad = overlayView(OVMF, { "/sys/firmware/efi/runtime-map/4/virt_addr": "\n" });
+  const p = plan(bad);
+  assert.equal(p.firmware?.handover, "bios");
+  assert.equal(
+    p.firmware!.withheld!.reason,
+    "the runtime map is malformed: /sys/firmware/efi/runtime-map/4/virt_addr is missing or not a hex number",
+  );
+  const n = plan(bad, { noefi: true });
+  assert.equal(n.firmware?.withheld?.reason, "--noefi");
+  // The same segments as a --noefi plan on the intact machine: the map is then treated as absent (x86UsableRam).
+  const intactNoefi = plan(overlayView(OVMF, { "/sys/firmware/efi/runtime-map": null }), { noefi: true });
+  assert.deepEqual(n.segments.map((s) => [s.role, s.mem]), intactNoefi.segments.map((s) => [s.role, s.mem]));
+});
+
+Deno.test("plan: EFI handed over and no initrd: an empty initramfs goes in its place, and the plan says why", () => {
+  for (const kind of ["reboot", "crash"] as const) {
+    const p = plan(OVMF, { kind });
+    assert.equal(p.firmware?.handover, "efi");
+    const initrd = p.segments.filter((s) => s.role === "initrd");
+    assert.equal(initrd.length, 1);
+    assert.deepEqual(initrd[0].buf, emptyInitramfs());
+    assert.equal(initrd[0].memsz, 0x1000n);
+    if (kind === "crash") assert.ok(initrd[0].mem >= 0x5c000000n && initrd[0].mem < 0x6c000000n, "in the crash region");
+    assert.ok(p.notes.includes(EMPTY_INITRAMFS_NOTE), `no note in ${p.notes.join("; ")}`);
+  }
+  // A given initrd is passed as it is, with no note.
+  const own = plan(OVMF, {}, 4096);
+  assert.deepEqual(own.segments.find((s) => s.role === "initrd")!.buf, lcgBytes(4096, 3));
+  assert.ok(!own.notes.includes(EMPTY_INITRAMFS_NOTE));
+  // No EFI handed over (--noefi, runtime services off, a BIOS machine): no initrd made up, ramdisk_size stays 0.
+  for (
+    const p of [plan(OVMF, { noefi: true }), plan(NORUNTIME), plan(fsSystemView(machineDir("qemu-q35-2g-crash256m")))]
+  ) {
+    assert.equal(p.segments.some((s) => s.role === "initrd"), false);
+    assert.equal(le(p.segments.find((s) => s.role === "boot-params")!.buf).u32(0x21c), 0);
+    assert.ok(!p.notes.includes(EMPTY_INITRAMFS_NOTE));
+  }
 });

@@ -12,9 +12,10 @@ import {
   readSecureBoot,
   runtimeOffParameter,
   x86FirmwareStatus,
+  x86SecureBoot,
 } from "../../../../lib/arch/x86_64/efi.ts";
-import { fsSystemView, recordSystemView } from "../../../../lib/system.ts";
-import { machineDir, overlayView, throwsKexec } from "../../test_helpers.ts";
+import { fsSystemView, recordSystemView, type SystemView } from "../../../../lib/system.ts";
+import { machineDir, overlayView } from "../../test_helpers.ts";
 
 const OVMF = fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m"));
 const NORUNTIME = fsSystemView(machineDir("qemu-q35-2g-ovmf-noruntime"));
@@ -54,7 +55,7 @@ Deno.test("readEfiFirmware: an OVMF guest with runtime services (the snapshot's 
     memmapSizeBytes: 0x1aa0,
   });
   assert.equal(efi.bootSecureBoot, 2, "boot_params.secure_boot: disabled");
-  assert.deepEqual(efi.secureBoot, { state: "setup-mode", source: "efivars" }, "OVMF without enrolled keys");
+  assert.deepEqual(x86SecureBoot(OVMF), { state: "setup-mode", source: "efivars" }, "OVMF without enrolled keys");
 });
 
 Deno.test("readEfiFirmware: efi=noruntime leaves the system table but no runtime map; BIOS has no EFI", () => {
@@ -64,7 +65,7 @@ Deno.test("readEfiFirmware: efi=noruntime leaves the system table but no runtime
   assert.deepEqual(efi.runtimeMap, { kind: "absent" });
   assert.equal(efi.tables.SMBIOS, 0x7f518000n);
   assert.equal(efi.bootInfo?.loaderSignature, "EL64");
-  assert.deepEqual(efi.secureBoot, { state: "disabled", source: "boot_params" }, "no efivarfs without runtime");
+  assert.deepEqual(x86SecureBoot(NORUNTIME), { state: "disabled", source: "boot_params" }, "no efivarfs");
   assert.equal(readEfiFirmware(BIOS, bootParams(BIOS)), undefined);
   // Without runtime map and efivars, and nothing on the command line: unknown.
   const bare = overlayView(OVMF, { "/sys/firmware/efi/runtime-map": null, "/sys/firmware/efi/efivars": null });
@@ -102,7 +103,7 @@ Deno.test("parseEfiSystab and bootEfiInfoOf", () => {
   });
 });
 
-Deno.test("readRuntimeMap: numeric order, unreadable is denied, a malformed entry names the file", () => {
+Deno.test("readRuntimeMap: numeric order, unreadable is denied, a malformed entry names the file (never throws)", () => {
   const entry = (n: number, phys: string) => ({
     [`/sys/firmware/efi/runtime-map/${n}/type`]: "0x6\n",
     [`/sys/firmware/efi/runtime-map/${n}/phys_addr`]: `${phys}\n`,
@@ -124,11 +125,16 @@ Deno.test("readRuntimeMap: numeric order, unreadable is denied, a malformed entr
     readRuntimeMap(recordSystemView({ ...files, "/sys/firmware/efi/runtime-map/3/phys_addr": "<denied>" })),
     { kind: "denied" },
   );
-  throwsKexec(
-    () => readRuntimeMap(recordSystemView({ ...files, "/sys/firmware/efi/runtime-map/3/num_pages": "lots\n" })),
-    "io",
-    /runtime-map\/3\/num_pages is missing or not a hex number/,
+  assert.deepEqual(
+    readRuntimeMap(recordSystemView({ ...files, "/sys/firmware/efi/runtime-map/3/num_pages": "lots\n" })),
+    { kind: "malformed", why: "/sys/firmware/efi/runtime-map/3/num_pages is missing or not a hex number" },
   );
+  const missing = { ...files };
+  delete missing["/sys/firmware/efi/runtime-map/10/attribute"];
+  assert.deepEqual(readRuntimeMap(recordSystemView(missing)), {
+    kind: "malformed",
+    why: "/sys/firmware/efi/runtime-map/10/attribute is missing or not a hex number",
+  });
   assert.deepEqual(readRuntimeMap(recordSystemView({})), { kind: "absent" });
 });
 
@@ -165,4 +171,30 @@ Deno.test("x86FirmwareStatus: what status shows", () => {
   const denied = overlayView(OVMF, { "/sys/firmware/efi/runtime-map/0/type": "<denied>" });
   const d = x86FirmwareStatus(denied);
   assert.deepEqual(d.kind === "uefi" && d.runtimeMap, { kind: "denied" });
+  const bad = x86FirmwareStatus(overlayView(OVMF, { "/sys/firmware/efi/runtime-map/2/phys_addr": "zz\n" }));
+  assert.deepEqual(bad.kind === "uefi" && bad.runtimeMap, {
+    kind: "malformed",
+    why: "/sys/firmware/efi/runtime-map/2/phys_addr is missing or not a hex number",
+  });
+});
+
+Deno.test("x86SecureBoot reads the two variables, boot_params only without them, and nothing else of EFI", () => {
+  const reads = (sys: SystemView) => {
+    const paths: string[] = [];
+    const view: SystemView = {
+      origin: sys.origin,
+      read: (path, max) => (paths.push(path), sys.read(path, max)),
+      list: (path) => (paths.push(`list ${path}`), sys.list(path)),
+    };
+    return { view, paths };
+  };
+  const ovmf = reads(OVMF);
+  assert.equal(x86SecureBoot(ovmf.view).state, "setup-mode");
+  assert.deepEqual(ovmf.paths, [
+    `/sys/firmware/efi/efivars/SecureBoot-${GUID}`,
+    `/sys/firmware/efi/efivars/SetupMode-${GUID}`,
+  ]);
+  const off = reads(NORUNTIME);
+  assert.equal(x86SecureBoot(off.view).state, "disabled");
+  assert.deepEqual(off.paths, [`/sys/firmware/efi/efivars/SecureBoot-${GUID}`, "/sys/kernel/boot_params/data"]);
 });

@@ -4,14 +4,20 @@
  */
 
 import assert from "node:assert/strict";
-import { elfVmlinuxLoader, parseElfVmlinux, syntheticSetupHeader } from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import {
+  elfVmlinuxLoader,
+  parseElfVmlinux,
+  syntheticSetupHeader,
+  VMLINUX_LA57_WARNING,
+} from "../../../../lib/arch/x86_64/elf_vmlinux.ts";
+import { renderPlan } from "../../../../lib/cli/output.ts";
 import { buildLoadPlan } from "../../../../lib/load/build.ts";
 import { loadRequest } from "../../../../lib/load/request.ts";
 import { validatePlan } from "../../../../lib/load/plan.ts";
 import { performLoad } from "../../../../lib/load/load.ts";
-import { DRY_RUN_KERNEL } from "../../../../lib/runtime.ts";
+import { DRY_RUN_KERNEL, type KernelOps } from "../../../../lib/runtime.ts";
 import { fsSystemView } from "../../../../lib/system.ts";
-import { le, machineDir, throwsKexec } from "../../test_helpers.ts";
+import { le, machineDir, overlayView, throwsKexec } from "../../test_helpers.ts";
 
 interface Seg {
   type?: number;
@@ -185,10 +191,78 @@ Deno.test("plans: at the link address when free; moved by a multiple of 2 MiB in
   const ck = crash.segments.find((s) => s.role === "kernel")!;
   assert.equal(ck.mem % (2n * MiB), 0n);
   assert.equal(crash.kernelEntry - ck.mem, 0xb53n);
+  // On a UEFI machine a vmlinux gets no EFI (no setup header says it takes it), and the plan says what would.
+  const ovmf = plan({ kernel: path, append: "console=ttyS0" }, fsSystemView(machineDir("qemu-q35-2g-ovmf-crash256m")));
+  assert.equal(ovmf.firmware?.handover, "bios");
+  assert.deepEqual(ovmf.firmware?.withheld && [ovmf.firmware.withheld.reason, ovmf.firmware.withheld.hint], [
+    "an ELF vmlinux has no setup header to say it takes EFI (XLF_EFI_KEXEC)",
+    "load its bzImage to keep EFI",
+  ]);
   const env = { sys: nocrash, kernel: DRY_RUN_KERNEL, out() {}, err() {}, shutdown() {}, uid: 0 };
   throwsKexec(
     () => performLoad(loadRequest({ kernel: path, syscall: "kexec_file_load" }), env, { dryRun: true }),
     "unsupported",
     /^kexec_file_load cannot load elf-x86_64 images; use -c \(kexec_load\)$/,
   );
+});
+
+Deno.test("-a with an ELF vmlinux: kexec_file_load is never called (it would free the loaded crash kernel first)", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-elf-a-" });
+  const path = `${dir}/vmlinux`;
+  Deno.writeFileSync(path, buildElf(kernelSegs()));
+  const runDir = Deno.env.get("KEXEC_TS_RUN_DIR");
+  Deno.env.set("KEXEC_TS_RUN_DIR", dir);
+  try {
+    const calls: string[] = [];
+    const kernel: KernelOps = {
+      kexecLoad: () => void calls.push("kexec_load"),
+      kexecFileLoad: () => void calls.push("kexec_file_load"),
+      rebootIntoKexec: () => assert.fail("reboot"),
+      sync() {},
+    };
+    const env = {
+      sys: fsSystemView(machineDir("qemu-q35-2g-crash256m")),
+      kernel,
+      out() {},
+      err() {},
+      shutdown() {},
+      uid: 0,
+    };
+    const note = "kexec_file_load has no elf-x86_64 loader; kexec_load used";
+    for (const kind of ["crash", "reboot"] as const) {
+      const req = loadRequest({ kind, kernel: path, syscall: "auto", append: "console=ttyS0" });
+      const dry = performLoad(req, env, { dryRun: true });
+      assert.equal(dry.syscall, "kexec_load", "plan -a shows the kexec_load plan");
+      assert.equal(dry.filePlan, undefined);
+      assert.ok(dry.plan!.notes.includes(note), dry.plan!.notes.join("; "));
+      const done = performLoad(req, env);
+      assert.equal(done.syscall, "kexec_load");
+      assert.ok(done.plan!.notes.includes(note));
+      assert.deepEqual(done.warnings.filter((w) => /kexec_file_load/.test(w)), [], "no fallback warning");
+    }
+    assert.deepEqual(calls, ["kexec_load", "kexec_load"], "kexec_file_load never called");
+  } finally {
+    if (runDir === undefined) Deno.env.delete("KEXEC_TS_RUN_DIR");
+    else Deno.env.set("KEXEC_TS_RUN_DIR", runDir);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("5-level paging on: a vmlinux cannot say it runs with it, so the plan warns (a bzImage is checked instead)", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kts-elf-la57-" });
+  try {
+    const path = `${dir}/vmlinux`;
+    Deno.writeFileSync(path, buildElf(kernelSegs()));
+    const nocrash = fsSystemView(machineDir("qemu-q35-2g-nocrash"));
+    const la57 = overlayView(nocrash, { "/proc/cpuinfo": "processor\t: 0\nflags\t\t: fpu pae la57 sse\n" });
+    const env = { sys: la57, kernel: DRY_RUN_KERNEL, out() {}, err() {}, shutdown() {}, uid: 0 };
+    const outcome = performLoad(loadRequest({ kernel: path, append: "console=ttyS0" }), env, { dryRun: true });
+    assert.deepEqual(outcome.plan!.warnings, [VMLINUX_LA57_WARNING]);
+    assert.ok(outcome.warnings.includes(VMLINUX_LA57_WARNING), "printed for real loads too");
+    assert.match(renderPlan(outcome.plan!), /^warning: 5-level paging is on and an ELF vmlinux cannot say/m);
+    const off = buildLoadPlan(loadRequest({ kernel: path }), nocrash, new Uint8Array(32)).plan;
+    assert.equal(off.warnings, undefined, "4-level paging: nothing to warn about");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
