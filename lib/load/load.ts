@@ -215,6 +215,7 @@ function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs
   if (built) validatePlan(built.plan, built.limits);
   let filePlan = req.syscall === "kexec_load" ? undefined : filePlanOf(req, inputs, crash, arch, env.sys);
   let plan = built?.plan;
+  let skipped: string | undefined;
   if (filePlan) {
     try {
       const unchecked = fileLoadPreChecks(req, inputs, filePlan, env);
@@ -229,7 +230,8 @@ function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs
       const fileOnly = e instanceof FileOnlyRefusal ||
         (e instanceof KexecError && (e.code === "bad-image" || e.code === "layout" || e.code === "unsupported"));
       if (req.syscall !== "auto" || !plan || !fileOnly) throw e;
-      plan = { ...plan, notes: [...plan.notes, skippedFileLoadNote(inputs, e as KexecError)] };
+      skipped = skippedFileLoadNote(inputs, e as KexecError);
+      plan = { ...plan, notes: [...plan.notes, skipped] };
       filePlan = undefined;
     }
   }
@@ -238,6 +240,8 @@ function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs
     warnings.push(...kexecLoadWarnings(plan!));
     return { syscall: "kexec_load", plan: plan!, loaded: false, warnings };
   }
+  // A real load has no plan printed: say why -a did not use kexec_file_load.
+  if (skipped) (opts.note ?? ((t) => env.err(`kexec-ts: note: ${t}`)))(skipped);
 
   // A crash load changes what `kexec-ts reload` would repeat: one at a time (../reload/lock.ts).
   const lock = crash && !opts.lockHeld ? takeLoadLock("-p", opts.lockWaitMs) : undefined;

@@ -39,7 +39,7 @@ Deno.test("kexec_file_load: kexec-ts refuses exactly what the kernel refuses, be
   expectRc(run, "below4g-a", 0);
   assert.match(
     block(run, "below4g-a"),
-    /^kexec-ts: warning: kexec_file_load would refuse this kernel: .*; used kexec_load$/m,
+    /^kexec-ts: note: kexec_file_load skipped \(kexec_file_load would refuse this kernel: .*\); kexec_load used$/m,
   );
   assert.equal(loaded("after-below4g-a"), "1");
   assert.equal(marker(run, "raw.below4g"), "ENOEXEC");

@@ -38,7 +38,7 @@ Deno.test("-s: kexec_file_load on the descriptors kexec-ts checked boots the new
   expectRc(run, "fifo-s", 1);
   assert.equal(
     block(run, "fifo-s"),
-    "kexec-ts: kexec_file_load reads only regular files, and initrd /tmp/initrd.fifo is a pipe; use -c (kexec_load)\n",
+    "kexec-ts: kexec_file_load cannot take initrd /tmp/initrd.fifo: it is not a regular file; use -c (kexec_load)\n",
   );
   assert.equal(marker(run, "after-fifo-s.kexec_loaded"), "0");
   expectRc(run, "fifo-c", 0);
