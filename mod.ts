@@ -1,6 +1,7 @@
 /**
  * kexec-ts as a TypeScript library: plan, load, unload and execute kernels with kexec_load(2), read the kexec and
- * crash-hotplug state, and keep a crash kernel current across hotplug, from a Deno script.
+ * crash-hotplug state, keep a crash kernel current across hotplug, and read what a crash dump holds (its kernel
+ * log, {@link vmcoreDmesg}, and a summary, {@link vmcoreInfo}), from a Deno script.
  *
  * Everything that talks to the kernel needs root (and `--allow-ffi`); {@link plan} against a saved snapshot
  * (`systemRoot`) needs neither. Every failure is a {@link KexecError} with a stable `code` and a one-line message
@@ -31,6 +32,10 @@ import { currentUdevRules, installUdevRules as install, type UdevInstall } from 
 import { type BootEntries, bootEntries as listEntries, bootEntryLoad, type EntryLoad } from "./lib/boot/mod.ts";
 import { currentArch } from "./lib/arch/mod.ts";
 import { loadRequest, type LoadRequestInit } from "./lib/load/request.ts";
+import { writeDmesg } from "./lib/vmcore/dmesg.ts";
+import { type SummaryOptions, type VmcoreSummary, vmcoreSummary } from "./lib/vmcore/info.ts";
+import { openCoreFile } from "./lib/vmcore/source.ts";
+import { readText } from "./lib/system.ts";
 
 export { KexecError } from "./lib/errors.ts";
 export type { ErrorCode } from "./lib/errors.ts";
@@ -66,7 +71,11 @@ export type { CoalesceOps } from "./lib/reload/coalesce.ts";
 export type { UdevInstall } from "./lib/reload/udev.ts";
 export type { Range } from "./lib/memory/ranges.ts";
 export type { ReadResult, SystemView } from "./lib/system.ts";
-export { planToJson, renderEntries, renderPlan, renderStatus, toJson } from "./lib/cli/output.ts";
+export type { HotplugEvidence, SummaryOptions, VmcoreLoad, VmcorePanic, VmcoreSummary } from "./lib/vmcore/info.ts";
+export type { LogFormat } from "./lib/vmcore/dmesg.ts";
+export type { SectionRange } from "./lib/vmcore/mem_section.ts";
+export type { CoreHeaderBuilder, CoreHeaderOrigin } from "./lib/vmcore/origin.ts";
+export { planToJson, renderEntries, renderPlan, renderStatus, renderVmcoreInfo, toJson } from "./lib/cli/output.ts";
 
 /** Where a plan or status reads the machine. */
 export interface MachineOptions {
@@ -213,4 +222,55 @@ export function bootEntryRequest(
   options: BootEntryOptions = {},
 ): EntryLoad {
   return bootEntryLoad(bootEntries(options), selector, loadRequest({ ...init, kernel: "" }));
+}
+
+/**
+ * The crashed kernel's log from a dump (default: the capture kernel's `/proc/vmcore`), byte for byte what
+ * kexec-tools 2.0.25's vmcore-dmesg prints. Reads the dump's headers, notes and the log's pages only.
+ *
+ * @example
+ * ```ts
+ * import { vmcoreDmesg } from "./mod.ts";
+ *
+ * const log = new TextDecoder().decode(vmcoreDmesg("tests/fixtures/vmcore/lockless.core"));
+ * if (!log.endsWith("Kernel panic - not syncing: sysrq triggered crash\n")) throw new Error(log);
+ * ```
+ * @throws KexecError with kexec-tools' exit status as `exitCode` when the dump is unreadable, truncated or corrupt
+ */
+export function vmcoreDmesg(file = "/proc/vmcore", warn?: (message: string) => void): Uint8Array {
+  const src = openCoreFile(file);
+  const parts: Uint8Array[] = [];
+  try {
+    writeDmesg(src, (b) => parts.push(b), warn);
+  } finally {
+    src.close();
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((off, p) => (out.set(p, off), off + p.length), 0);
+  return out;
+}
+
+/**
+ * What a dump says (default: the capture kernel's `/proc/vmcore`): kernel release, crash time, panic message, CPUs,
+ * memory, hot-added memory and whether it is in the dump, and who built its core header. For the live
+ * `/proc/vmcore` the capture kernel's command line is read too, unless `options.captureCmdline` is given.
+ *
+ * @example
+ * ```ts
+ * import { vmcoreInfo } from "./mod.ts";
+ *
+ * const s = vmcoreInfo("tests/fixtures/vmcore/lockless.core");
+ * if (s.panic?.message !== "sysrq triggered crash") throw new Error(JSON.stringify(s.panic));
+ * ```
+ * @throws KexecError when the file is not a readable ELF core
+ */
+export function vmcoreInfo(file = "/proc/vmcore", options: SummaryOptions = {}): VmcoreSummary {
+  const src = openCoreFile(file);
+  try {
+    const captureCmdline = options.captureCmdline ??
+      (file === "/proc/vmcore" ? readText(env().sys, "/proc/cmdline") : undefined);
+    return vmcoreSummary(src, { captureCmdline });
+  } finally {
+    src.close();
+  }
 }

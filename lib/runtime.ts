@@ -55,6 +55,8 @@ export interface RunEnv {
   kernel: KernelOps;
   /** Standard output (renderings the user asked for). */
   out: (text: string) => void;
+  /** Standard output for bytes that are not text (vmcore-dmesg's log); absent: `out` with each byte as a char. */
+  outBytes?: (bytes: Uint8Array) => void;
   /** Diagnostics (warnings, progress of `reload`, `-d` dumps); a line at a time. */
   err: (text: string) => void;
   /** Runs `shutdown -r now` (kexec-tools' behaviour with no mode option). */
@@ -154,6 +156,7 @@ export interface RealEnvOptions {
   /** Read /proc and /sys under this directory (a saved snapshot); the kernel is then never called. */
   systemRoot?: string;
   out?: (text: string) => void;
+  outBytes?: (bytes: Uint8Array) => void;
   err?: (text: string) => void;
 }
 
@@ -167,6 +170,7 @@ export function realEnv(opts: RealEnvOptions = {}): RunEnv {
     sys: fsSystemView(opts.systemRoot ?? "/"),
     kernel: snapshot ? DRY_RUN_KERNEL : REAL_KERNEL,
     out: opts.out ?? (() => {}),
+    outBytes: opts.outBytes,
     err: opts.err ?? (() => {}),
     shutdown: runShutdown,
     // Read when an errno needs explaining, so that plans and status run without --allow-sys.

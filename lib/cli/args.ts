@@ -7,7 +7,7 @@
  * shutdown; `-S` report whether a kernel is loaded through the exit status (1 = loaded, 0 = not, as kexec-tools).
  *
  * Subcommands are recognised only as the first argument: `status`, `plan` (a load that only prints its plan),
- * `entries` (the boot entries), `udev-rules`, `reload`, `help`, `version`. `--boot-entry=ID` loads a boot entry
+ * `entries` (the boot entries), `udev-rules`, `reload`, `vmcore-dmesg`, `vmcore-info`, `help`, `version`. `--boot-entry=ID` loads a boot entry
  * instead of a KERNEL operand: the request is completed from the entry when the command runs (../boot/mod.ts). A kernel file literally named like a subcommand is passed as `./name`.
  *
  * @module
@@ -29,6 +29,8 @@ export type Action =
   | { kind: "udev-rules"; install?: string }
   | { kind: "reload" }
   | { kind: "print-crash-size" }
+  | { kind: "vmcore-dmesg"; file: string }
+  | { kind: "vmcore-info"; file: string }
   | { kind: "help" }
   | { kind: "version" };
 
@@ -53,6 +55,9 @@ export interface Invocation {
 }
 
 const SUBCOMMAND_NAMES: readonly string[] = SUBCOMMANDS.map((c) => c.name);
+
+/** The dump vmcore-dmesg and vmcore-info read when no file is named: the capture kernel's view of the crash. */
+export const DEFAULT_VMCORE = "/proc/vmcore";
 
 /** Parses a size or address the way kexec-tools does (strtoull base 0): `0x100000`, `1048576`, `04000000`. */
 export function parseAddress(text: string, what: string): bigint {
@@ -261,6 +266,15 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       ...base,
       action: { kind: "udev-rules", install: wantsInstall ? install ?? "/etc/udev/rules.d" : undefined },
     };
+  }
+  if (sub === "vmcore-dmesg" || sub === "vmcore-info") {
+    const allowed = sub === "vmcore-info" ? ["json"] : [];
+    const stray = options.find((o) => !allowed.includes(o.name));
+    if (stray) {
+      fail("usage", `${sub} takes ${sub === "vmcore-info" ? "only --json" : "no options"} (got ${stray.spelled})`);
+    }
+    if (operands.length > 1) fail("usage", `${sub} reads one dump (got ${operands.join(" ")})`);
+    return { ...base, action: { kind: sub, file: operands[0] ?? DEFAULT_VMCORE } };
   }
   if (wantsInstall) fail("usage", "--install belongs to kexec-ts udev-rules");
   if (sub === "entries") {

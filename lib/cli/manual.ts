@@ -28,7 +28,7 @@ export const DESCRIPTION: readonly string[] = [
   "boot loader (`-l`, then `-e`), and loads crash (kdump) kernels that take over after a panic (`-p`). It is a " +
   "drop-in for kexec-tools' kexec(8) where scripts call it: the same options, the same order-dependent mode " +
   "semantics and the same exit statuses; it adds the commands `status`, `plan`, `entries`, `udev-rules` and " +
-  "`reload`.",
+  "`reload`, and for the capture kernel after a crash `vmcore-dmesg` and `vmcore-info`.",
   "Everything between the files and the system call is done by kexec-ts itself: the kernel image is parsed, the " +
   "segments are placed, boot_params, the crash ELF core header and the capture kernel's memory map are built, and " +
   "a purgatory of its own verifies a SHA-256 of the segments before it enters the new kernel. Every check the kernel " +
@@ -57,6 +57,21 @@ export const SECTIONS: readonly ManSection[] = [
       "the last `-p` load and coalesces bursts of events into one reload). The Debian package ships the rule " +
       "inactive, as /usr/share/kexec-ts/98-kexec-ts.rules; `kexec-ts udev-rules --install` (or a symbolic link " +
       "to that file from /etc/udev/rules.d) enables it.",
+    ],
+  },
+  {
+    title: "CAPTURE KERNEL",
+    paragraphs: [
+      "After a panic the capture kernel shows the crashed kernel's memory as /proc/vmcore. `kexec-ts vmcore-dmesg` " +
+      "prints the crashed kernel's log from it (or from a saved dump named as its argument) byte for byte as " +
+      "kexec-tools 2.0.25's vmcore-dmesg(8) does, from the lockless printk ring buffer of Linux 5.10+ or the older " +
+      "log_buf, and exits with that program's status for the same cause; it reads the dump's headers, notes and the " +
+      "pages of the log only. `kexec-ts vmcore-info` summarizes a dump: kernel release, crash time, the panic " +
+      "message, the CPUs, the memory it holds, whether memory hot-added while the kernel ran is in it (from the " +
+      "kernel's own memory section table, Linux 5.3+), and who built its core header.",
+      "Deno reads /proc only with all permissions: run the bundle with `deno run --allow-all`. In the capture " +
+      "kernel Deno needs about 100 MB of initramfs and 20 MB of memory on top of it; see the README for a kdump " +
+      "initramfs and the crashkernel= size.",
     ],
   },
   {
@@ -91,6 +106,12 @@ export const EXIT_STATUS: readonly [string, string][] = [
   ["1", "an error (one line on standard error names the cause and the fix); with -S: a kernel is loaded"],
   ["2", "an internal error (a bug: please report it with the message)"],
   ["255", "with -S: the kernel's kexec state could not be read (no kexec support)"],
+  [
+    "2-71",
+    "vmcore-dmesg, vmcore-info: the status kexec-tools' vmcore-dmesg exits with for the same cause (2 the dump " +
+    "cannot be opened, 3-16 not an ELF core, 22 notes, 30 an unmapped address, 40-41 a short read, 50-69 a missing " +
+    "symbol or a corrupt log); 70 VMCOREINFO lacks what the log format needs, 71 a log that never ends",
+  ],
 ];
 
 /** EXAMPLES. */
@@ -114,6 +135,10 @@ export const EXAMPLES: readonly ManExample[] = [
     commands: ["kexec-ts plan -p --json /boot/vmlinuz --append=x"],
   },
   {
+    what: "In the capture kernel after a crash, keep the crashed kernel's log and a summary of the dump:",
+    commands: ["kexec-ts vmcore-dmesg > /var/crash/vmcore-dmesg.txt", "kexec-ts vmcore-info --json"],
+  },
+  {
     what: "From an initramfs rescue shell, boot the kernel of a disk:",
     commands: [
       "mount -o ro /dev/vda1 /mnt",
@@ -127,6 +152,7 @@ export const SEE_ALSO: readonly string[] = [
   "kexec(8)",
   "kexec_load(2)",
   "makedumpfile(8)",
+  "vmcore-dmesg(8)",
   "udev(7)",
   "initramfs-tools(7)",
   "dracut(8)",

@@ -240,7 +240,7 @@ export const OPTIONS: readonly OptionDef[] = [
     long: ["json"],
     arg: "none",
     group: "output",
-    help: "machine-readable output (status, plan, entries)",
+    help: "machine-readable output (status, plan, entries, vmcore-info)",
   },
   {
     name: "debug",
@@ -338,6 +338,16 @@ export const SUBCOMMANDS: readonly SubcommandDef[] = [
     help: "print (or atomically install) the udev rule for crash hotplug",
   },
   { name: "reload", synopsis: "", help: "repeat the last successful -p load (for udev; coalesces bursts)" },
+  {
+    name: "vmcore-dmesg",
+    synopsis: "[FILE]",
+    help: "the crashed kernel's log (default /proc/vmcore), as kexec-tools' vmcore-dmesg",
+  },
+  {
+    name: "vmcore-info",
+    synopsis: "[FILE] [--json]",
+    help: "a dump's release, crash time, panic, CPUs, memory, hot-added memory, loader",
+  },
   { name: "help", synopsis: "", help: "print this help" },
   { name: "version", synopsis: "", help: "print the version" },
 ];

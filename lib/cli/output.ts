@@ -1,5 +1,5 @@
 /**
- * Human and JSON renderings of status and plans.
+ * Human and JSON renderings of status, plans and dump summaries.
  *
  * JSON conventions: addresses are `"0x…"` strings (bigint-safe); byte sizes and counts are numbers.
  *
@@ -17,6 +17,7 @@ import { flagText } from "../crash/hotplug.ts";
 import { formatRange, type Range } from "../memory/ranges.ts";
 import type { KexecStatus } from "../status.ts";
 import type { BootEntries, BootEntry } from "../boot/entries.ts";
+import type { VmcoreSummary } from "../vmcore/info.ts";
 import type { EntryLoad } from "../boot/mod.ts";
 
 /** JSON.stringify with bigints: sizes and counts (keys ending in Bytes/Count/Limit) as numbers, the rest as hex. */
@@ -318,4 +319,53 @@ export function renderEntries(list: BootEntries): string {
   }
   for (const n of list.notes) lines.push(`note: ${n}`);
   return lines.join("\n") + "\n";
+}
+
+/** `vmcore-info` for people. */
+export function renderVmcoreInfo(s: VmcoreSummary): string {
+  const rows: [string, string][] = [];
+  const e = s.elf;
+  rows.push(["dump", `${s.file}${s.fileSizeBytes !== undefined ? ` (${formatSize(s.fileSizeBytes)})` : ""}`]);
+  rows.push(["format", `ELF${e.elfClass} ${e.byteOrder}-endian, ${e.machine}, ${e.pointerBits}-bit kernel`]);
+  rows.push(["kernel", s.kernelRelease ?? "unknown (no OSRELEASE in VMCOREINFO)"]);
+  if (s.buildId) rows.push(["build id", s.buildId]);
+  rows.push(["crash time", s.crashTime ? `${s.crashTime} (CRASHTIME=${s.crashTimeEpoch})` : "unknown (no CRASHTIME)"]);
+  rows.push([
+    "panic",
+    s.panic
+      ? `${s.panic.message}${s.panic.kind === "oops" ? " (an oops; no panic() message)" : ""}` +
+        (s.panic.uptime ? ` ${s.panic.uptime}` : "")
+      : s.log.problem
+      ? `unknown (log unreadable: ${s.log.problem})`
+      : "none found in the log",
+  ]);
+  rows.push([
+    "log",
+    s.log.format
+      ? `${s.log.format}${s.log.recordCount !== undefined ? `, ${s.log.recordCount} records` : ""}` +
+        (s.log.problem ? ` (then: ${s.log.problem})` : "")
+      : "unreadable",
+  ]);
+  const pids = s.cpus.pids.length ? ` (pids ${s.cpus.pids.join(", ")})` : "";
+  rows.push(["cpus", `${s.cpus.savedCount} saved registers${pids}`]);
+  const m = s.memory;
+  rows.push(["memory", `${formatSize(m.totalBytes)} in ${m.ranges.length} ranges (${m.loads.length} PT_LOAD)`]);
+  for (const r of m.ranges) rows.push(["", rangeText(r)]);
+  const h = s.hotplug;
+  const hot = h.hotAdded.map((r) => `${rangeText(r)}${r.online ? "" : " offline"}`).join(", ");
+  rows.push([
+    "hot-added memory",
+    h.verdict === "unknown"
+      ? `unknown (${h.problem})`
+      : h.verdict === "none"
+      ? "none (every memory section was present at boot)"
+      : h.verdict === "included"
+      ? `${formatSize(h.hotAddedBytes)}, all in the dump: ${hot}`
+      : `${formatSize(h.hotAddedBytes)}, ${formatSize(h.missingBytes)} NOT in the dump ` +
+        `(${h.missing.map(rangeText).join(", ")}): the crash kernel's elfcorehdr predates it`,
+  ]);
+  rows.push(["elfcorehdr by", s.loader.summary]);
+  for (const ev of s.loader.evidence) rows.push(["", ev]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
 }

@@ -7,9 +7,10 @@
 
 import { KexecError } from "../errors.ts";
 import { readKexecInteger } from "../crash/sysfs.ts";
+import { readText } from "../system.ts";
 import { DRY_RUN_KERNEL, type RunEnv } from "../runtime.ts";
 import { execLoaded, unloadImage } from "../control.ts";
-import type { Invocation } from "./args.ts";
+import { DEFAULT_VMCORE, type Invocation } from "./args.ts";
 // The planners, status and the udev machinery are imported when a command needs them, so that the commands
 // scripts call often (-S, -u, -e) start without loading them.
 
@@ -106,6 +107,34 @@ export async function run(inv: Invocation, env: RunEnv): Promise<number> {
       if (report.dryRun) env.out(renderOutcome(report.dryRun, inv.json));
       return 0;
     }
+    case "vmcore-dmesg": {
+      const { openCoreFile } = await import("../vmcore/source.ts");
+      const { writeDmesg } = await import("../vmcore/dmesg.ts");
+      const src = openCoreFile(a.file);
+      const out = chunkedOutput(env);
+      try {
+        writeDmesg(src, out.write, (w) => env.err(`kexec-ts: warning: ${w}`));
+      } finally {
+        src.close();
+        out.flush(); // what was printed before an error stays printed, as with kexec-tools
+      }
+      return 0;
+    }
+    case "vmcore-info": {
+      const { openCoreFile } = await import("../vmcore/source.ts");
+      const { vmcoreSummary } = await import("../vmcore/info.ts");
+      const { renderVmcoreInfo, toJson } = await import("./output.ts");
+      const src = openCoreFile(a.file);
+      try {
+        // Reading the live dump, the capture kernel's command line tells who loaded the crash kernel.
+        const captureCmdline = a.file === DEFAULT_VMCORE ? readText(env.sys, "/proc/cmdline") : undefined;
+        const summary = vmcoreSummary(src, { captureCmdline });
+        env.out(inv.json ? toJson(summary) + "\n" : renderVmcoreInfo(summary));
+      } finally {
+        src.close();
+      }
+      return 0;
+    }
     case "udev-rules": {
       const { currentUdevRules, installUdevRules } = await import("../reload/udev.ts");
       if (a.install === undefined) {
@@ -130,4 +159,34 @@ async function machineEntries(env: RunEnv, systemRoot: string | undefined, bootR
   const { bootEntries } = await import("../boot/mod.ts");
   const { currentArch } = await import("../arch/mod.ts");
   return bootEntries(env.sys, { bootRoot, systemRoot, arch: currentArch() });
+}
+
+/** Stdout for a stream of bytes, written in 64 KiB chunks; a closed pipe is one clear error, not a stack trace. */
+function chunkedOutput(env: RunEnv): { write: (bytes: Uint8Array) => void; flush: () => void } {
+  const CHUNK = 64 * 1024;
+  const put = env.outBytes ?? ((b: Uint8Array) => {
+    let text = "";
+    for (let i = 0; i < b.length; i += 4096) text += String.fromCharCode(...b.subarray(i, i + 4096));
+    env.out(text);
+  });
+  let buf = new Uint8Array(CHUNK);
+  let len = 0;
+  const flush = () => {
+    if (!len) return;
+    const bytes = buf.subarray(0, len);
+    len = 0;
+    try {
+      put(bytes);
+    } catch (e) {
+      if (e instanceof Deno.errors.BrokenPipe) throw new KexecError("io", "standard output was closed", 54);
+      throw e;
+    }
+  };
+  const write = (bytes: Uint8Array) => {
+    if (len + bytes.length > buf.length) flush();
+    if (bytes.length > buf.length) buf = new Uint8Array(bytes.length);
+    buf.set(bytes, len);
+    len += bytes.length;
+  };
+  return { write, flush };
 }

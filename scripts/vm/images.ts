@@ -7,7 +7,10 @@
  *    and libraries from /opt/kexec-new (scripts/setup.d/peers.sh unpacks them);
  *  - the stage-2 initrd, booted by the kexec'd kernel or the capture kernel: busybox, makedumpfile and a /init
  *    that reports what it finds (command line, initrd marker, /proc/vmcore) on the data channel;
- *  - optionally a stage-2 initrd padded with 64 MiB of random data (the large-initrd tests).
+ *  - optionally a stage-2 initrd padded with 64 MiB of random data (the large-initrd tests);
+ *  - optionally the capture stage-2 initrd (`capture`): the stage-2 initrd plus Deno, kexec-ts as one bundled file
+ *    (`deno bundle`, as a kdump initramfs would carry it), Debian's vmcore-dmesg and the checks the capture kernel
+ *    runs (tests/vm/guest/capture-tools.sh).
  *
  * Archives are uncompressed newc cpio (the kernel unpacks them faster under TCG than gzip) and cached under
  * .cache/vm/ by a hash of their inputs (each host file's path, size and modification time, and the bytes of the
@@ -17,6 +20,8 @@
  */
 
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { bundleTo } from "../deb/bundle.ts";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
 import { DEFAULT_KERNEL, KERNEL_IDS, kernelDir, type KernelId, kernelImage } from "./kernels.ts";
 import { tmpPath } from "../tmp_path.ts";
@@ -35,6 +40,7 @@ const HOST_PROGRAMS = {
   udevd: "/lib/systemd/systemd-udevd",
   udevadm: "/usr/bin/udevadm",
   flock: "/usr/bin/flock",
+  vmcoreDmesg: "/usr/sbin/vmcore-dmesg",
 };
 
 /** The new peer: the newest kexec-tools Debian ships, with its own loader and libraries (scripts/setup.d/peers.sh). */
@@ -170,17 +176,19 @@ const STALE_MS = 12 * 3600_000;
  * The archive of `tree` under .cache/vm, written only when no archive with the same inputs is there. Writing one
  * removes archives of the same name not written for {@link STALE_MS} (older checkouts' images).
  */
-function cached(name: string, tree: Tree): string {
+function cached(name: string, tree: Tree, gzip = false): string {
   Deno.mkdirSync(CACHE, { recursive: true });
-  const path = `${CACHE}/${name}-${tree.key()}.cpio`;
+  const ext = gzip ? "cpio.gz" : "cpio";
+  const path = `${CACHE}/${name}-${tree.key()}.${ext}`;
   try {
     Deno.statSync(path);
   } catch {
+    const archive = tree.archive();
     const tmp = tmpPath(path);
-    Deno.writeFileSync(tmp, tree.archive());
+    Deno.writeFileSync(tmp, gzip ? gzipSync(archive) : archive);
     Deno.renameSync(tmp, path);
     for (const e of Deno.readDirSync(CACHE)) {
-      if (!new RegExp(`^${name}-[0-9a-f]{16}\\.cpio$`).test(e.name)) continue;
+      if (!new RegExp(`^${name}-[0-9a-f]{16}\\.${ext.replace(".", "\\.")}$`).test(e.name)) continue;
       const old = `${CACHE}/${e.name}`;
       try {
         if (Date.now() - (Deno.statSync(old).mtime?.getTime() ?? Date.now()) > STALE_MS) Deno.removeSync(old);
@@ -251,11 +259,40 @@ export function stage2Image(): string {
   return cached("stage2", stage2Tree(0));
 }
 
+/** kexec-ts bundled into one JavaScript file (`deno task bundle`), the form a capture initramfs carries. */
+export function kexecTsBundle(): Uint8Array {
+  const out = Deno.makeTempFileSync({ suffix: ".js" });
+  try {
+    bundleTo(out);
+    return Deno.readFileSync(out);
+  } finally {
+    Deno.removeSync(out);
+  }
+}
+
+/** The capture stage-2 initrd: stage 2 plus Deno, the kexec-ts bundle, kexec-tools' vmcore-dmesg and the checks. */
+function stage2CaptureTree(): Tree {
+  const t = stage2Tree(0);
+  t.program("/usr/local/bin/deno", DENO);
+  t.file("/kts/kexec-ts.js", kexecTsBundle());
+  t.program("/sbin/vmcore-dmesg", HOST_PROGRAMS.vmcoreDmesg);
+  t.hostFile("/capture-tools.sh", `${ROOT}/tests/vm/guest/capture-tools.sh`, 0o755);
+  t.file(
+    "/bin/kexec-ts",
+    // As the README's kdump recipe runs it: Deno 2 lets a program read /proc only with --allow-all.
+    '#!/bin/sh\nexec /usr/local/bin/deno run --allow-all --no-prompt --quiet --no-config /kts/kexec-ts.js "$@"\n',
+    0o755,
+  );
+  return t;
+}
+
 /** Paths of the built images. */
 export interface GuestImages {
   main: string;
   stage2: string;
   stage2Big: string;
+  /** The capture stage-2 initrd ("" unless asked for). */
+  stage2Capture: string;
 }
 
 /** Size of the random payload in the big stage-2 initrd: 64 MiB. */
@@ -274,6 +311,8 @@ export interface ImageOptions {
    * does (packaging/launcher.sh, /usr/lib/kexec-ts/kexec-ts.js and deno), and /bin/kexec-ts-src runs the source tree.
    */
   bundle?: string;
+  /** Include the capture stage-2 initrd (gzip) as /boot/stage2-capture.cpio.gz. */
+  capture?: boolean;
 }
 
 /** Builds (or reuses) every guest image. */
@@ -282,6 +321,9 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   requireIngredients(kernel);
   const stage2 = cached("stage2", stage2Tree(0));
   const stage2Big = opts.big ? cached("stage2-big", stage2Tree(BIG_PAYLOAD_BYTES)) : "";
+  // Compressed, as a distribution's kdump initramfs is: the capture kernel holds the archive and its unpacked
+  // files at once, and Deno alone is 95 MB.
+  const stage2Capture = opts.capture ? cached("stage2-capture", stage2CaptureTree(), true) : "";
   const t = new Tree();
   t.base();
   t.hostFile("/init", `${ROOT}/tests/vm/guest/init.sh`, 0o755);
@@ -320,7 +362,10 @@ export function buildImages(opts: ImageOptions = {}): GuestImages {
   t.hostFile("/boot/stage2.cpio", stage2);
   if (stage2Big) t.hostFile("/boot/stage2-big.cpio", stage2Big);
   for (const [guest, host] of Object.entries(opts.extra?.files ?? {})) t.hostFile(guest, host);
-  const variant = `${opts.big ? "-big" : ""}${opts.extra ? `-${opts.extra.name}` : ""}${opts.bundle ? "-bundle" : ""}`;
+  if (stage2Capture) t.hostFile("/boot/stage2-capture.cpio.gz", stage2Capture);
+  const variant = `${opts.big ? "-big" : ""}${opts.extra ? `-${opts.extra.name}` : ""}${opts.bundle ? "-bundle" : ""}${
+    opts.capture ? "-capture" : ""
+  }`;
   const main = cached(`main-${kernel}${variant}`, t);
-  return { main, stage2, stage2Big };
+  return { main, stage2, stage2Big, stage2Capture };
 }

@@ -30,10 +30,13 @@ export function guestImages(
   kernel: KernelId = DEFAULT_KERNEL,
   extra?: { name: string; files: Record<string, string> },
   bundle?: string,
+  capture = false,
 ): GuestImages {
-  const key = `${kernel}${big ? "-big" : ""}${extra ? `-${extra.name}` : ""}${bundle ? `-${bundle}` : ""}`;
+  const key = `${kernel}${big ? "-big" : ""}${extra ? `-${extra.name}` : ""}${bundle ? `-${bundle}` : ""}${
+    capture ? "-capture" : ""
+  }`;
   let img = images.get(key);
-  if (!img) images.set(key, img = buildImages({ big, kernel, extra, bundle }));
+  if (!img) images.set(key, img = buildImages({ big, kernel, extra, bundle, capture }));
   return img;
 }
 
@@ -45,6 +48,8 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
   extra?: { name: string; files: Record<string, string> };
   /** Run kexec-ts from this bundle instead of the source tree (see ImageOptions.bundle). */
   bundle?: string;
+  /** Use the image with the capture stage-2 initrd (Deno, the kexec-ts bundle, kexec-tools' vmcore-dmesg). */
+  capture?: boolean;
   /** Make CPUs hot-pluggable up to this many (ACPI table upgrade, scripts/vm/acpi.ts); sets -smp. */
   maxCpus?: number;
   onRequest?: (verb: string, args: string[], vm: Vm) => Promise<string>;
@@ -52,7 +57,7 @@ export interface BootOptions extends Partial<Omit<VmOptions, "initrd" | "scenari
 
 /** Boots `scenario` and waits for QEMU to exit (guest poweroff, or reboot after a panic with -no-reboot). */
 export async function boot(scenario: string, opts: BootOptions = {}): Promise<Run> {
-  const img = guestImages(opts.big, opts.kernel, opts.extra, opts.bundle);
+  const img = guestImages(opts.big, opts.kernel, opts.extra, opts.bundle, opts.capture);
   let initrd = img.main;
   let smp = opts.smp;
   if (opts.maxCpus) {

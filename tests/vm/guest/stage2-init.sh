@@ -50,6 +50,8 @@ if [ -f /payload.bin ]; then
 fi
 if [ -e /proc/vmcore ]; then
   echo "@@KTS capture.vmcore-size $(stat -c %s /proc/vmcore)"
+  # The capture stage-2 initrd brings its own checks (kexec-ts and kexec-tools side by side); they end the boot.
+  [ -f /capture-tools.sh ] && . /capture-tools.sh
   # ELF header, program headers and the merged notes sit at the start of /proc/vmcore.
   echo "@@KTS-BEGIN capture.vmcore-head"
   head -c 65536 /proc/vmcore | base64
