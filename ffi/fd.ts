@@ -8,6 +8,7 @@
  */
 
 import { errnoNow, libc } from "./libc.ts";
+import { concatBytes } from "../lib/bytes.ts";
 
 /** `struct statx` (256 bytes, the same on every architecture): the fields read here, at their offsets. */
 const STATX = { mask: 0, mode: 28, size: 40, bytes: 256 } as const;
@@ -117,7 +118,6 @@ export function readAll(fd: number, expectedBytes?: number): Uint8Array | { errn
     return buf;
   }
   const parts: Uint8Array[] = [];
-  let total = 0;
   for (;;) {
     const chunk = new Uint8Array(READ_CHUNK_BYTES);
     let used = 0;
@@ -132,17 +132,9 @@ export function readAll(fd: number, expectedBytes?: number): Uint8Array | { errn
       used += n;
     }
     if (used > 0) parts.push(chunk.subarray(0, used));
-    total += used;
     if (used < chunk.length) break;
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 const EINTR = 4;

@@ -7,6 +7,7 @@
  */
 
 import { fail, KexecError } from "./errors.ts";
+import { concatBytes } from "./bytes.ts";
 import { closeFd, ffiGranted, openReadOnly } from "../ffi/libc.ts";
 import {
   type FdKind,
@@ -244,21 +245,13 @@ function readSized(f: Deno.FsFile, size: number, path: string, what: string): Ui
 
 function readToEnd(f: Deno.FsFile): Uint8Array {
   const parts: Uint8Array[] = [];
-  let total = 0;
   for (;;) {
     const chunk = new Uint8Array(1 << 20);
     const n = readFully(f, chunk);
     parts.push(chunk.subarray(0, n));
-    total += n;
     if (n < chunk.length) break;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**

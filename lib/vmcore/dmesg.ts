@@ -32,6 +32,7 @@ import type { CoreSource } from "./source.ts";
 import { kernelMemory } from "./translate.ts";
 import { dmesgKeys } from "./vmcoreinfo.ts";
 import { KexecError } from "../errors.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** The log formats. */
 export type LogFormat = "lockless" | "structured" | "legacy";
@@ -88,11 +89,5 @@ export function writeDmesg(
 export function dmesgBytes(src: CoreSource, warn?: (message: string) => void): Uint8Array {
   const parts: Uint8Array[] = [];
   writeDmesg(src, (b) => parts.push(b), warn);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -15,6 +15,7 @@
  */
 
 import { KexecError } from "../../lib/errors.ts";
+import { concatBytes } from "../../lib/bytes.ts";
 
 /** A case over this many milliseconds is a finding. */
 export const CASE_TIME_LIMIT_MS = 1000;
@@ -128,13 +129,13 @@ export function mutateBytes(
     }
     case 4: { // delete a span
       const at = rng.int(buf.length + 1), len = rng.int(Math.min(256, buf.length - at) + 1);
-      buf = concat(buf.subarray(0, at), buf.subarray(at + len));
+      buf = concatBytes([buf.subarray(0, at), buf.subarray(at + len)]);
       break;
     }
     case 5: { // duplicate or insert random bytes
       const at = rng.int(buf.length + 1);
       const piece = rng.chance(0.5) ? buf.slice(at, at + rng.int(64) + 1) : rng.bytes(rng.int(32) + 1);
-      buf = concat(buf.subarray(0, at), piece, buf.subarray(at));
+      buf = concatBytes([buf.subarray(0, at), piece, buf.subarray(at)]);
       break;
     }
     case 6: { // overwrite a span with a copy of another part (or of another seed)
@@ -179,16 +180,6 @@ export function fieldsOf(
   defaultWidth = 4,
 ): Field[] {
   return Object.entries(offsets).map(([name, at]) => ({ at: base + at, width: widths[name] ?? defaultWidth }));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 const encoder = new TextEncoder();
