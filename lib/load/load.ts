@@ -83,11 +83,17 @@ export interface LoadOptions {
 
 /**
  * What kexec_file_load would refuse, checked before that syscall (./file_load.ts and the image's loader), on the
- * inputs as the syscall will get them: files by path, or memfds of bytes already read.
+ * inputs as the syscall will get them: the descriptors kexec-ts opened, or memfds of bytes already read.
  * @returns what could not be checked and matters for a crash load
  * @throws KexecError naming the check
  */
-function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, p: FileLoadPlan, env: RunEnv): string[] {
+function fileLoadPreChecks(
+  req: LoadRequest,
+  inputs: LoadInputs,
+  p: FileLoadPlan,
+  env: RunEnv,
+  arch: Arch,
+): string[] {
   const memfd = (name: string, bytes: Uint8Array): InputFacts => ({
     path: name,
     isFile: true,
@@ -109,7 +115,7 @@ function fileLoadPreChecks(req: LoadRequest, inputs: LoadInputs, p: FileLoadPlan
       totalRamBytes: memTotalBytes(env.sys),
     },
     env.sys,
-    currentArch(),
+    arch,
   );
 }
 
@@ -197,17 +203,22 @@ export function performLoad(req: LoadRequest, env: RunEnv, opts: LoadOptions = {
   const arch = currentArch();
   const inputs = resolveInputs(req, env.sys, arch, { readInitrd: req.syscall !== "kexec_file_load" });
   try {
-    return loadFromInputs(req, env, opts, inputs);
+    return loadFromInputs(req, env, opts, inputs, arch);
   } finally {
     inputs.close();
   }
 }
 
-function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs: LoadInputs): LoadOutcome {
+function loadFromInputs(
+  req: LoadRequest,
+  env: RunEnv,
+  opts: LoadOptions,
+  inputs: LoadInputs,
+  arch: Arch,
+): LoadOutcome {
   const crash = req.kind === "crash";
   const warnings: string[] = [];
   const mayUseLoad = req.syscall !== "kexec_file_load";
-  const arch = currentArch();
   warnings.push(...inputs.warnings);
   const built = mayUseLoad
     ? buildLoadPlan(req, env.sys, opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(32)), arch, inputs)
@@ -218,7 +229,7 @@ function loadFromInputs(req: LoadRequest, env: RunEnv, opts: LoadOptions, inputs
   let skipped: string | undefined;
   if (filePlan) {
     try {
-      const unchecked = fileLoadPreChecks(req, inputs, filePlan, env);
+      const unchecked = fileLoadPreChecks(req, inputs, filePlan, env, arch);
       if (crash) filePlan.unchecked = unchecked;
     } catch (e) {
       if (crash && e instanceof KexecError && e.code === "permission") {
