@@ -21,6 +21,7 @@ import {
   PHDR,
 } from "../elf/constants.ts";
 import { describeFsError } from "../files.ts";
+import type { ProgramHeader } from "../elf/types.ts";
 import { coreFail, type CoreSource, readExact } from "./source.ts";
 
 /** sizeof(e_ident). */
@@ -69,17 +70,8 @@ export function fieldsOf(littleEndian: boolean, pointerBytes: 4 | 8): Fields {
   return f;
 }
 
-/** One program header, widened. */
-export interface CorePhdr {
-  type: number;
-  flags: number;
-  offset: bigint;
-  vaddr: bigint;
-  paddr: bigint;
-  filesz: bigint;
-  memsz: bigint;
-  align: bigint;
-}
+/** One program header of an ELF32 or ELF64 dump, widened to the ELF64 reader's fields (no index). */
+export type CorePhdr = Omit<ProgramHeader, "index">;
 
 /** What the ELF header and program headers of a dump say. */
 export interface CoreElf {
