@@ -60,10 +60,23 @@ const MAP_PRIVATE = 0x2;
 const MAP_POPULATE = 0x8000;
 const MAP_FAILED = (1n << 64n) - 1n;
 
+/**
+ * How many mappings may be alive at once; past it {@link mapPrivate} declines (ENOMEM) and callers read instead.
+ * Mappings are released by a finalizer, and finalizers run only when the event loop turns: a synchronous loop of
+ * loads or plans (a script, the fuzzer) would otherwise pile up one mapping per input until mmap reaches
+ * vm.max_map_count (65530) and V8 itself can no longer allocate. One load maps two or three files.
+ */
+export const MAX_LIVE_MAPPINGS = 256;
+let liveMappings = 0;
+
 /** Unmaps a mapping once nothing can reach its bytes (every view of it is garbage). */
 const unmapper = new FinalizationRegistry<{ pointer: Deno.PointerObject; lengthBytes: number }>((m) => {
   libc().munmap(m.pointer, BigInt(m.lengthBytes));
+  liveMappings--;
 });
+
+/** ENOMEM: what mapPrivate answers when {@link MAX_LIVE_MAPPINGS} are alive. */
+const ENOMEM = 12;
 
 /**
  * Maps `lengthBytes` of `fd` private, pages populated from the page cache (no copy). The returned bytes stay valid
@@ -71,10 +84,12 @@ const unmapper = new FinalizationRegistry<{ pointer: Deno.PointerObject; lengthB
  * They may be written: a write copies that page for this process only (the file never changes); a read-only
  * mapping would kill the process with SIGSEGV instead, which a library user writing into a plan's buffer could
  * not catch. Populated while still read-only: populating a writable private mapping would copy every page.
- * Returns `-errno` when the file cannot be mapped (procfs, pipes, some network file systems).
+ * Returns `-errno` when the file cannot be mapped (procfs, pipes, some network file systems), and `-ENOMEM` while
+ * {@link MAX_LIVE_MAPPINGS} mappings are alive.
  */
 export function mapPrivate(fd: number, lengthBytes: number): Uint8Array | number {
   if (lengthBytes <= 0) return new Uint8Array(0);
+  if (liveMappings >= MAX_LIVE_MAPPINGS) return -ENOMEM;
   const c = libc();
   const length = BigInt(lengthBytes);
   const p = c.mmap(null, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0n);
@@ -86,6 +101,7 @@ export function mapPrivate(fd: number, lengthBytes: number): Uint8Array | number
   }
   const buffer = Deno.UnsafePointerView.getArrayBuffer(p, lengthBytes);
   unmapper.register(buffer, { pointer: p, lengthBytes });
+  liveMappings++;
   return new Uint8Array(buffer);
 }
 

@@ -23,6 +23,7 @@ Deno.test("writeFileAtomic: creates the directory, replaces the file whole, leav
 // ---- input files: opened once, mapped where possible, read where not, the same bytes either way ----
 
 import { openInput } from "../../lib/files.ts";
+import { MAX_LIVE_MAPPINGS } from "../../ffi/fd.ts";
 import { throwsKexec } from "./test_helpers.ts";
 import { lcgBytes } from "./load/golden_fixtures.ts";
 
@@ -197,6 +198,54 @@ Deno.test("openInput: writing into the mapped bytes changes this process's copy,
     f.close();
     assert.deepEqual(Deno.readFileSync(path), data);
     assert.deepEqual(openInput(path, "initrd").bytes, data);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("openInput in a synchronous loop: at most MAX_LIVE_MAPPINGS mappings, then read; mapped again later", async () => {
+  // Mappings are released by a finalizer, which runs only when the event loop turns: 2,000 loads in one synchronous
+  // loop once left 2,000 mappings (the fuzzer's sysfs target reached vm.max_map_count and V8 died with SIGTRAP).
+  const data = lcgBytes(20_000, 5);
+  const { dir, path } = tempFile(data);
+  const script = `${dir}/loop.ts`;
+  Deno.writeTextFileSync(
+    script,
+    `import { openInput } from "${new URL("../../lib/files.ts", import.meta.url).href}";
+const maps = () => Deno.readTextFileSync("/proc/self/maps").split("\\n").length;
+const want = Deno.readFileSync(${JSON.stringify(path)});
+const count = { mmap: 0, read: 0, wrong: 0 };
+const before = maps();
+for (let i = 0; i < 2000; i++) {
+  const f = openInput(${JSON.stringify(path)}, "kernel");
+  const b = f.bytes;
+  if (b.length !== want.length || b[0] !== want[0] || b[b.length - 1] !== want[want.length - 1]) count.wrong++;
+  count[f.source]++;
+  f.close();
+}
+const grown = maps() - before;
+for (let i = 0; i < 20 && maps() - before > 50; i++) {
+  globalThis.gc();
+  await new Promise((r) => setTimeout(r, 20));
+}
+const later = openInput(${JSON.stringify(path)}, "kernel");
+void later.bytes;
+console.log(JSON.stringify({ ...count, grown, laterSource: later.source }));
+later.close();`,
+  );
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-prompt", "--allow-all", "--v8-flags=--expose-gc", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(r.success, new TextDecoder().decode(r.stderr));
+    const got = JSON.parse(new TextDecoder().decode(r.stdout));
+    assert.equal(got.wrong, 0);
+    assert.equal(got.mmap, MAX_LIVE_MAPPINGS);
+    assert.equal(got.read, 2000 - MAX_LIVE_MAPPINGS);
+    assert.ok(got.grown <= MAX_LIVE_MAPPINGS + 64, `the loop left ${got.grown} more mappings`);
+    assert.equal(got.laterSource, "mmap", "once the finalizers ran, files are mapped again");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
