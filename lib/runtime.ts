@@ -79,12 +79,14 @@ export function errnoContext(env: Pick<RunEnv, "sys" | "uid">, crash: boolean): 
 /**
  * After a failed crash load or unload: whether a crash kernel is loaded now, in words, from
  * /sys/kernel/kexec_crash_loaded; when that is unreadable, from where the kernel returns `errno` (EBUSY, and
- * kexec_load's EPERM and EACCES, come before it frees the loaded crash kernel).
+ * kexec_load's EPERM and EACCES, come before it frees the loaded crash kernel), or, for `op` "precheck", from
+ * kexec-ts having refused before any syscall.
  */
 export function crashStateAfterFailure(sys: SystemView, op?: string, errno?: number): string {
   const loaded = readKexecInteger(sys, "crashLoaded");
   if (loaded === 1n) return " (the previously loaded crash kernel is still loaded)";
   if (loaded === 0n) return " (no crash kernel is loaded now)";
+  if (op === "precheck") return " (refused before any syscall: a loaded crash kernel is untouched)";
   const before = errno === Errno.EBUSY ||
     (op !== "kexec_file_load" && (errno === Errno.EPERM || errno === Errno.EACCES));
   return before

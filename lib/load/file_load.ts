@@ -152,6 +152,11 @@ export interface InputFacts {
   sizeBytes: bigint;
   /** Another process had it open for writing when kexec-ts opened it (kernel_read_file's deny_write_access). */
   openForWriting?: boolean;
+  /**
+   * False when no read lease could be taken on it (leases off, a file system without them): then a writer may still
+   * open it before the kernel reads it. Undefined for contents kexec-ts passes through a memfd.
+   */
+  leased?: boolean;
 }
 
 /**
@@ -272,9 +277,6 @@ export function checkFileLoad(facts: FileLoadFacts, sys: SystemView, arch: Arch)
   const crash = req.kind === "crash";
   const refusal = permissionRefusal("kexec_file_load", errnoContext({ sys, uid: 0 }, crash));
   if (refusal) fail("permission", refusal);
-  if (req.initrds.length > 1) {
-    fail("usage", "kexec_file_load takes one initrd; concatenate them or use -c (kexec_load)");
-  }
   checkInputFile(facts.kernel, "kernel");
   if (facts.initrd) checkInputFile(facts.initrd, "initrd");
   if (facts.cmdline.includes("\0")) fail("usage", "the command line contains a NUL byte");
@@ -313,9 +315,18 @@ export function checkFileLoad(facts: FileLoadFacts, sys: SystemView, arch: Arch)
       );
     }
   }
-  return [...KEXEC_FILE_CHECKS, ...(loader.fileLoadChecks ?? [])]
-    .filter((c) => c.afterFree && c.unchecked)
-    .map((c) => c.unchecked!);
+  const unleased = [facts.kernel, facts.initrd].filter((f) => f?.isFile && f.leased === false).map((f) => f!.path);
+  return [
+    ...[...KEXEC_FILE_CHECKS, ...(loader.fileLoadChecks ?? [])].filter((c) => c.afterFree && c.unchecked)
+      .map((c) => c.unchecked!),
+    ...(unleased.length
+      ? [
+        `whether another process opens ${
+          unleased.join(" or ")
+        } for writing first (ETXTBSY; no read lease could be taken)`,
+      ]
+      : []),
+  ];
 }
 
 /** The line said before a crash kexec_file_load about what could not be checked. */

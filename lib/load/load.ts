@@ -14,40 +14,18 @@ import { crashRecordPath, removeCrashRecord, writeCrashRecord } from "../reload/
 import { takeLoadLock } from "../reload/lock.ts";
 import { clearReloadInflight } from "../reload/inflight.ts";
 import { describeFsError } from "../files.ts";
-import { KEXEC_FILE_ON_CRASH } from "../abi.ts";
-import { readText, type SystemView } from "../system.ts";
-import { crashStateAfterFailure, errnoContext, type FileInput, permissionRefusal, type RunEnv } from "../runtime.ts";
+import { readText } from "../system.ts";
+import { crashStateAfterFailure, errnoContext, permissionRefusal, type RunEnv } from "../runtime.ts";
 import { type Arch, currentArch } from "../arch/mod.ts";
-import { emptyInitramfs } from "./initramfs.ts";
 import { type LoadPlan, type PlanLimits, validatePlan } from "./plan.ts";
-import { buildLoadPlan, type BuiltPlan, memTotalBytes } from "./build.ts";
-import { checkFileLoad, FileOnlyRefusal, type InputFacts, uncheckedNote } from "./file_load.ts";
+import { buildLoadPlan, type BuiltPlan } from "./build.ts";
+import { FileOnlyRefusal, uncheckedNote } from "./file_load.ts";
+import { fileInputs, type FileLoadPlan, fileLoadPreChecks, filePlanOf, skippedFileLoadNote } from "./file_plan.ts";
 import { type LoadInputs, resolveInputs } from "./inputs.ts";
-import type { InputFile } from "../files.ts";
 import type { ImageInfo } from "./image_info.ts";
 import { absoluteRequest, type LoadRequest } from "./request.ts";
 
-/** The inputs of a kexec_file_load: the kernel lays out the segments itself. */
-export interface FileLoadPlan {
-  /** Path of the kernel image (for a UKI: the UKI, whose kernel goes through a memfd). */
-  kernel: string;
-  /** Path of the initrd, if any (several, or a UKI's, are joined and go through a memfd: see `initrdParts`). */
-  initrd?: string;
-  /** The command line, as the kernel will get it. */
-  cmdline: string;
-  /** kexec_file_load flags (KEXEC_FILE_ON_CRASH, ...). */
-  flags: bigint;
-  /** The kernel's bytes when they are part of the file (a UKI's `.linux`): passed as a memfd, never a temporary file. */
-  kernelBytes?: Uint8Array;
-  /** The initrd's bytes when they are not one file of their own (joined pieces): passed as a memfd. */
-  initrdBytes?: Uint8Array;
-  /** What a UKI or boot entry said about itself. */
-  image?: ImageInfo;
-  /** Crash loads: what the kernel checks after freeing the loaded crash kernel and kexec-ts could not check. */
-  unchecked: string[];
-  /** Remarks for the user (an initrd kexec-ts added); absent when there is none. */
-  notes?: string[];
-}
+export type { FileLoadPlan };
 
 /** What a load did (or, dry, would do). */
 export interface LoadOutcome {
@@ -79,102 +57,6 @@ export interface LoadOptions {
   lockHeld?: boolean;
   /** How long a crash load waits for load.lock (default ../reload/lock.ts LOAD_LOCK_WAIT_MS). */
   lockWaitMs?: number;
-}
-
-/**
- * What kexec_file_load would refuse, checked before that syscall (./file_load.ts and the image's loader), on the
- * inputs as the syscall will get them: the descriptors kexec-ts opened, or memfds of bytes already read.
- * @returns what could not be checked and matters for a crash load
- * @throws KexecError naming the check
- */
-function fileLoadPreChecks(
-  req: LoadRequest,
-  inputs: LoadInputs,
-  p: FileLoadPlan,
-  env: RunEnv,
-  arch: Arch,
-): string[] {
-  const memfd = (name: string, bytes: Uint8Array): InputFacts => ({
-    path: name,
-    isFile: true,
-    sizeBytes: BigInt(bytes.length),
-  });
-  return checkFileLoad(
-    {
-      req,
-      cmdline: p.cmdline,
-      loader: inputs.loader,
-      image: inputs.image,
-      kernel: p.kernelBytes ? memfd(`${p.kernel} (its kernel)`, p.kernelBytes) : openFacts(inputs.files.kernel),
-      kernelBytes: inputs.kernel,
-      initrd: p.initrdBytes
-        ? memfd(p.initrd ?? "initrd", p.initrdBytes)
-        : p.initrd === undefined
-        ? undefined
-        : openFacts(inputs.files.initrds[0]),
-      totalRamBytes: memTotalBytes(env.sys),
-    },
-    env.sys,
-    arch,
-  );
-}
-
-/** With -a, why kexec_file_load is not tried: a note for the kexec_load plan. */
-function skippedFileLoadNote(inputs: LoadInputs, refusal: KexecError): string {
-  return inputs.loader.fileLoadCheck
-    ? `kexec_file_load skipped (${refusal.message.replace(/; use -c \(kexec_load\)$/, "")}); kexec_load used`
-    : `kexec_file_load has no ${inputs.loader.name} loader; kexec_load used`;
-}
-
-/**
- * The kexec_file_load inputs: paths where the kernel can open a file of its own, memfd contents otherwise. With no
- * initrd where the architecture says the kernel's loader needs one (x86 EFI: ../arch/x86_64/efi_handover.ts), an
- * empty initramfs.
- */
-function filePlanOf(req: LoadRequest, inputs: LoadInputs, crash: boolean, arch: Arch, sys: SystemView): FileLoadPlan {
-  const name = req.kernel.slice(req.kernel.lastIndexOf("/") + 1);
-  const plan: FileLoadPlan = {
-    kernel: req.kernel,
-    initrd: inputs.initrdPath ?? (inputs.initrd ? `${name}:initrd (memfd)` : undefined),
-    cmdline: inputs.cmdline,
-    flags: crash ? KEXEC_FILE_ON_CRASH : 0n,
-    kernelBytes: inputs.kernelIsPart ? inputs.kernel : undefined,
-    initrdBytes: inputs.initrdPath === undefined ? inputs.initrd : undefined,
-    image: inputs.info,
-    unchecked: [],
-  };
-  const why = plan.initrd === undefined ? arch.fileLoadNeedsInitrd?.(sys) : undefined;
-  if (why) {
-    return { ...plan, initrd: `${name}:initrd (memfd, empty initramfs)`, initrdBytes: emptyInitramfs(), notes: [why] };
-  }
-  return plan;
-}
-
-/**
- * What the syscall reads: the open files' descriptors (what was checked is what the kernel gets), or memfds named
- * after the file for contents that are not a file of their own.
- */
-function fileInputs(p: FileLoadPlan, inputs: LoadInputs): { kernel: FileInput; initrd?: FileInput } {
-  const name = p.kernel.slice(p.kernel.lastIndexOf("/") + 1);
-  return {
-    kernel: p.kernelBytes ? { name: `${name}:kernel`, bytes: p.kernelBytes } : descriptor(inputs.files.kernel),
-    initrd: p.initrdBytes
-      ? { name: `${name}:initrd`, bytes: p.initrdBytes }
-      : p.initrd !== undefined
-      ? descriptor(inputs.files.initrds[0])
-      : undefined,
-  };
-}
-
-/** The open descriptor of an input file, for kexec_file_load. */
-function descriptor(f: InputFile): number {
-  if (f.fd === undefined) throw new KexecError("permission", "kexec_file_load needs --allow-ffi");
-  return f.fd;
-}
-
-/** The facts of a file kexec-ts opened, as the kernel's checks of the descriptor see it (no second open by path). */
-function openFacts(f: InputFile): InputFacts {
-  return { path: f.path, isFile: f.kind === "file", sizeBytes: BigInt(f.sizeBytes), openForWriting: f.openForWriting };
 }
 
 /**
@@ -233,7 +115,7 @@ function loadFromInputs(
       if (crash) filePlan.unchecked = unchecked;
     } catch (e) {
       if (crash && e instanceof KexecError && e.code === "permission") {
-        throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "kexec_file_load", Errno.EPERM));
+        throw new KexecError(e.code, e.message + crashStateAfterFailure(env.sys, "precheck"));
       }
       // -a: what only kexec_file_load refuses (the image, the command line, the kernel's layout, an image kind it has
       // no loader for) goes to kexec_load at once, and the plan says why: kexec-tools -a falls back only after
@@ -330,7 +212,7 @@ export function executePlan(plan: LoadPlan, limits: PlanLimits, env: RunEnv, deb
   const ctx = errnoContext(env, crash);
   const state = (errno?: number) => (crash ? crashStateAfterFailure(env.sys, "kexec_load", errno) : "");
   const refusal = permissionRefusal("kexec_load", ctx);
-  if (refusal) throw new KexecError("permission", refusal + state(Errno.EPERM));
+  if (refusal) throw new KexecError("permission", refusal + (crash ? crashStateAfterFailure(env.sys, "precheck") : ""));
   try {
     env.kernel.kexecLoad(plan.entry, plan.segments, plan.flags, ctx, debug ? (t) => env.err(t) : undefined);
   } catch (e) {

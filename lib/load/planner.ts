@@ -212,8 +212,8 @@ function placeCrashHeader(
         : []),
       ...(missing.length
         ? [
-          `possible CPUs ${missing.join(",")} have no crash_notes node (not present); the kernel adds their notes ` +
-          "on its first hotplug rewrite",
+          `possible CPUs ${missing.join(",")} have no crash_notes node (not present); with crash hotplug the kernel ` +
+          "adds their notes on its first rewrite, without it they stay out of the dump",
         ]
         : []),
     ],

@@ -74,7 +74,10 @@ export function decideReload(
   assumeLoaded = false,
   sleep: (ms: number) => void = sleepSync,
 ): ReloadDecision {
-  let retry: string | undefined;
+  // After a failed reload of our own the crash kernel is gone (crash_hotplug reads 0 with nothing loaded): load again.
+  let retry: string | undefined = assumeLoaded
+    ? "the previous reload failed and no crash kernel is loaded: loading it again"
+    : undefined;
   if (!assumeLoaded) {
     const loaded = readKexecInteger(sys, "crashLoaded");
     if (loaded === undefined) {

@@ -300,6 +300,17 @@ Deno.test("kexec_file_load pre-checks: the boundaries pass (command line 2016 by
   assert.equal(attempt({ kind: "reboot", sys: crashRegion(0x1000000n, 0x1100000n) }).error, undefined);
 });
 
+Deno.test("kexec_file_load pre-checks: a file without a read lease adds ETXTBSY to the unchecked items", () => {
+  const base = attempt().unchecked!;
+  assert.ok(!base.some((u) => u.includes("ETXTBSY")), "a leased file is checked");
+  const { error, unchecked } = attempt({ kernelFile: { leased: false } });
+  assert.equal(error, undefined);
+  assert.deepEqual(unchecked, [
+    ...base,
+    "whether another process opens /boot/k for writing first (ETXTBSY; no read lease could be taken)",
+  ]);
+});
+
 Deno.test("kexec_file_load pre-checks: the note before a crash load names every unchecked item", () => {
   const note = uncheckedNote(attempt().unchecked!);
   assert.match(note, /^kexec_file_load frees the loaded crash kernel before it checks what kexec-ts cannot: /);

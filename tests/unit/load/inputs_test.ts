@@ -366,6 +366,62 @@ Deno.test("-s with an initrd from a pipe is refused before the syscall; -a loads
   }
 });
 
+Deno.test("-s with a pipe whose writer never closes is refused at once: the pipe is not read to find its size", async () => {
+  const dir = workDir();
+  assert.ok(new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).outputSync().success);
+  // A writer that opens the pipe and keeps it open (as `--initrd <(cat /dev/zero)` would, or a stuck producer).
+  const writer = new Deno.Command("sh", { args: ["-c", 'exec 3>"$0"; echo x >&3; sleep 30', `${dir}/pipe`] }).spawn();
+  try {
+    const { env, seen } = fileLoadKernel(dir);
+    const t0 = performance.now();
+    throwsKexec(
+      () => performLoad(req(dir, { syscall: "kexec_file_load", initrds: [`${dir}/pipe`] }), env),
+      "io",
+      /^kexec_file_load cannot take initrd .*\/pipe: it is not a regular file; use -c \(kexec_load\)$/,
+    );
+    assert.ok(performance.now() - t0 < 5000, "the refusal waited for the pipe's writer");
+    assert.deepEqual(seen.calls, []);
+  } finally {
+    writer.kill();
+    await writer.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("-s with two initrds: kexec_file_load gets them joined through one memfd, in order", () => {
+  const dir = workDir();
+  const runDir = Deno.makeTempDirSync({ prefix: "kexec-ts-run-" });
+  Deno.env.set("KEXEC_TS_RUN_DIR", runDir);
+  try {
+    Deno.writeFileSync(`${dir}/extra.img`, new TextEncoder().encode("second initrd"));
+    const got: (FileInput | undefined)[] = [];
+    const kernel: KernelOps = {
+      kexecLoad: () => assert.fail("kexec_load"),
+      kexecFileLoad: (_k, initrd) => void got.push(initrd),
+      rebootIntoKexec: () => assert.fail("reboot"),
+      sync() {},
+    };
+    const env: RunEnv = { sys: CRASH, kernel, out() {}, err() {}, shutdown() {}, uid: 0 };
+    const two = req(dir, { initrds: [`${dir}/initrd.img`, `${dir}/extra.img`] });
+    for (const syscall of ["kexec_file_load", "auto"] as const) {
+      const outcome = performLoad({ ...two, syscall }, env);
+      assert.equal(outcome.syscall, "kexec_file_load");
+    }
+    for (const initrd of got) {
+      assert.ok(initrd !== undefined && typeof initrd !== "number", "a memfd, not a descriptor");
+      assert.deepEqual(
+        (initrd as { bytes: Uint8Array }).bytes,
+        joinInitrds([syntheticInitrd(), new TextEncoder().encode("second initrd")]), // 4-byte aligned, as -c joins them
+      );
+    }
+    assert.equal(got.length, 2);
+  } finally {
+    Deno.env.delete("KEXEC_TS_RUN_DIR");
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(runDir, { recursive: true });
+  }
+});
+
 /**
  * How often each path was opened while kexec-ts ran `args`, from strace, which also intercepts every kexec call
  * (answering 0: nothing reaches the kernel, whatever the host); and the kexec_file_load calls it saw.

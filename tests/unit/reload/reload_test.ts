@@ -181,6 +181,17 @@ Deno.test("decideReload: after our own failed reload, 'nothing loaded' does not 
     const sys = withRunDir(recordSystemView({ ...LOADED, "/sys/kernel/kexec_crash_loaded": "0\n" }));
     assert.equal(decideReload(sys, crashRecordPath()).kind, "skip");
     assert.equal(decideReload(sys, crashRecordPath(), true).kind, "reload");
+    // A hotplug image on a CONFIG_CRASH_HOTPLUG kernel: crash_hotplug reads 0 because nothing is loaded; that is
+    // no reason to skip (it was read as "another tool's load" once, and the failed reload was not retried).
+    writeCrashRecord({ ...record(), hotplug: true, flags: 0x3e0009 });
+    const hot = withRunDir(recordSystemView({
+      ...LOADED,
+      "/sys/kernel/kexec_crash_loaded": "0\n",
+      "/sys/kernel/crash_elfcorehdr_size": "917616\n",
+    }));
+    const d = decideReload(hot, crashRecordPath(), true, () => {});
+    assert.equal(d.kind, "reload");
+    assert.match((d as { retry?: string }).retry ?? "", /^the previous reload failed and no crash kernel is loaded/);
     return Promise.resolve();
   });
 });
