@@ -56,7 +56,7 @@ export interface KexecStatus {
   /** The crash reservation from /proc/iomem. */
   crashRegion: CrashRegionStatus;
   /**
-   * `crashkernel=SIZE,cma` ranges (`kexec/crash_cma_ranges`, 6.17+): the capture kernel gets them as usable memory
+   * `crashkernel=SIZE,cma` ranges (`kexec/crash_cma_ranges`, 6.19+): the capture kernel gets them as usable memory
    * and the dump leaves them out. Empty when none are reserved; absent when the kernel has no such attribute.
    */
   crashCmaRanges?: Range[];

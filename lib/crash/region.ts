@@ -7,7 +7,8 @@
  * apart; without it the higher range is the main one.
  *
  * `crashkernel=SIZE,cma` (6.17+) adds up to four CMA ranges the first kernel keeps using for movable pages: they are
- * System RAM in /proc/iomem and are listed only in `/sys/kernel/kexec/crash_cma_ranges`. The capture kernel gets
+ * System RAM in /proc/iomem and are listed only in `/sys/kernel/kexec/crash_cma_ranges` (6.19+; 6.17 and 6.18 do
+ * not say where they are, see {@link unpublishedCmaWarning}). The capture kernel gets
  * them as usable memory, and the dump leaves them out (arch/x86/kernel/crash.c: crash_setup_memmap_entries adds
  * them as E820_TYPE_RAM, elf_header_exclude_ranges takes them out of the PT_LOADs); at a panic the kernel waits
  * for DMA into them to drain before it starts the capture kernel.
@@ -47,6 +48,20 @@ export function findCrashRegions(iomem: readonly IomemEntry[], mainSizeBytes?: b
   const main = found[mainIndex];
   const low = found.find((_, i) => i !== mainIndex);
   return { main, low };
+}
+
+/**
+ * When the running kernel was booted with `crashkernel=SIZE,cma` but publishes no `crash_cma_ranges` (6.17 and 6.18
+ * reserve the ranges; the attribute came with /sys/kernel/kexec/ in 6.19): what a kexec_load crash load loses.
+ * Undefined otherwise.
+ */
+export function unpublishedCmaWarning(sys: SystemView): string | undefined {
+  const cmdline = readText(sys, "/proc/cmdline") ?? "";
+  if (!/(^|\s)crashkernel=\S*,cma(\s|$)/.test(cmdline)) return undefined;
+  if (kexecAttrPath(sys, "crashCmaRanges") !== undefined) return undefined;
+  return "the kernel was booted with crashkernel=...,cma but does not publish where its CMA ranges are (no " +
+    "/sys/kernel/kexec/crash_cma_ranges before Linux 6.19): the capture kernel gets only the crashkernel= region and " +
+    "the dump includes the CMA memory; use -s, whose in-kernel loader passes them";
 }
 
 /**

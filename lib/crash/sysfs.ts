@@ -2,9 +2,10 @@
  * Where the kernel publishes kexec's state in sysfs, in one place.
  *
  * Linux 6.19 moved the kexec attributes of `/sys/kernel` into `/sys/kernel/kexec/` (`loaded`, `crash_loaded`,
- * `crash_size`, `crash_elfcorehdr_size`, `crash_cma_ranges`) and keeps the old names (`kexec_loaded`,
- * `kexec_crash_loaded`, `kexec_crash_size`, `crash_elfcorehdr_size`, `kexec_crash_cma_ranges`) as deprecated
- * symlinks that will go away. kexec-ts reads the new path first and the old one only when the new one is absent,
+ * `crash_size`, `crash_elfcorehdr_size`) and keeps the old names (`kexec_loaded`, `kexec_crash_loaded`,
+ * `kexec_crash_size`, `crash_elfcorehdr_size`) as deprecated symlinks that will go away; `crash_cma_ranges` came
+ * with the move and has no old name (`kexec_crash_cma_ranges`, from an early version of that patch series, never
+ * shipped; it stays as a harmless fallback). kexec-ts reads the new path first and the old one only when the new one is absent,
  * so it works on 6.1 (old names only), 6.12 (old names only) and 7.x (both, the old ones being symlinks) alike.
  *
  * Every reader of these attributes goes through {@link kexecAttrPath} / {@link readKexecInteger}; `status`
@@ -44,7 +45,10 @@ export const KEXEC_SYSFS: Readonly<Record<KexecAttr, KexecAttrPaths>> = {
     current: `${KEXEC_SYSFS_DIR}/crash_elfcorehdr_size`,
     legacy: "/sys/kernel/crash_elfcorehdr_size",
   },
-  /** `crashkernel=SIZE,cma` ranges (6.17+), one `%08llx-%08llx` (inclusive end) per line. */
+  /**
+   * `crashkernel=SIZE,cma` ranges, one `%08llx-%08llx` (inclusive end) per line: 6.19+ (6.17 and 6.18 reserve CMA
+   * ranges without publishing them; ../crash/region.ts unpublishedCmaWarning).
+   */
   crashCmaRanges: { current: `${KEXEC_SYSFS_DIR}/crash_cma_ranges`, legacy: "/sys/kernel/kexec_crash_cma_ranges" },
 };
 

@@ -7,7 +7,7 @@
  */
 
 import { readIomem } from "../memory/iomem.ts";
-import { requireCrashRegions } from "../crash/region.ts";
+import { requireCrashRegions, unpublishedCmaWarning } from "../crash/region.ts";
 import { readHotplugSysfs } from "../crash/hotplug.ts";
 import { readCoreInputs } from "../crash/elfcorehdr.ts";
 import { readText, readTrimmed, type SystemView } from "../system.ts";
@@ -93,7 +93,9 @@ export function buildLoadPlan(
         kernelRelease: readTrimmed(sys, "/proc/sys/kernel/osrelease"),
       },
     });
-    return { plan: withImage(plan, inputs), limits: limits([regions.main], regions.main) };
+    const cmaWarning = unpublishedCmaWarning(sys);
+    const warned = cmaWarning ? { ...plan, warnings: [...(plan.warnings ?? []), cmaWarning] } : plan;
+    return { plan: withImage(warned, inputs), limits: limits([regions.main], regions.main) };
   }
   return { plan: withImage(planLoad(common), inputs), limits: limits(arch.usableRam(machine)) };
 }

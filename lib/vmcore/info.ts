@@ -113,18 +113,51 @@ export interface SummaryOptions {
   captureCmdline?: string;
 }
 
-/** The dump's physical memory from its PT_LOADs, with aliases (kernel text) counted once. */
+/**
+ * The dump's physical memory from its PT_LOADs, with aliases (kernel text) counted once. A load is an alias when
+ * other loads cover all of it, i.e. none of its bytes is covered by it alone: one sweep over the loads' ends finds
+ * the ranges covered exactly once (a makedumpfile -E dump has tens of thousands of loads).
+ */
 function memoryOf(elf: CoreElf): VmcoreSummary["memory"] {
   const loads = elf.phdrs.filter((p) => p.type === PT_LOAD && p.memsz > 0n);
-  const out: VmcoreLoad[] = loads.map((p, i) => {
-    const others = mergeRanges(
-      loads.filter((_, j) => j !== i).map((q) => ({ start: q.paddr, end: q.paddr + q.memsz })),
-    );
-    const alias = subtractRanges([{ start: p.paddr, end: p.paddr + p.memsz }], others).length === 0;
+  const once = coveredOnce(loads.map((p) => ({ start: p.paddr, end: p.paddr + p.memsz })));
+  const out: VmcoreLoad[] = loads.map((p) => {
+    const alias = !overlapsAny(once, p.paddr, p.paddr + p.memsz);
     return { paddr: p.paddr, vaddr: p.vaddr, memsz: p.memsz, alias };
   });
   const ranges = mergeRanges(out.map((l) => ({ start: l.paddr, end: l.paddr + l.memsz })));
   return { loads: out, ranges, totalBytes: ranges.reduce((n, r) => n + r.end - r.start, 0n) };
+}
+
+/** The parts of the ranges' union covered by exactly one range, ascending and disjoint. */
+function coveredOnce(ranges: readonly Range[]): Range[] {
+  const events: [bigint, number][] = ranges.flatMap((r): [bigint, number][] => [[r.start, 1], [r.end, -1]]);
+  events.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+  const out: Range[] = [];
+  let depth = 0;
+  let at = 0n;
+  for (const [x, d] of events) {
+    if (x > at && depth === 1) {
+      const last = out[out.length - 1];
+      if (last && last.end === at) last.end = x;
+      else out.push({ start: at, end: x });
+    }
+    depth += d;
+    at = x;
+  }
+  return out;
+}
+
+/** Whether [start, end) meets one of the ascending, disjoint `ranges` (binary search). */
+function overlapsAny(ranges: readonly Range[], start: bigint, end: bigint): boolean {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ranges[mid].end <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ranges.length && ranges[lo].start < end;
 }
 
 /** The pid in an NT_PRSTATUS note: after pr_info (12 bytes), pr_cursig (2, padded to 4), pr_sigpend, pr_sighold. */
@@ -217,7 +250,10 @@ export function vmcoreSummary(src: CoreSource, opts: SummaryOptions = {}): Vmcor
     kernelRelease: release,
     buildId: entries.get("BUILD-ID"),
     kernelOffset: entryNumber(entries, "KERNELOFFSET"),
-    crashTime: crashSeconds === undefined ? undefined : new Date(Number(crashSeconds) * 1000).toISOString(),
+    // Date holds +-8.64e12 s; a corrupt CRASHTIME beyond that is shown as the number only.
+    crashTime: crashSeconds === undefined || crashSeconds > 8_640_000_000_000n || crashSeconds < -8_640_000_000_000n
+      ? undefined
+      : new Date(Number(crashSeconds) * 1000).toISOString(),
     crashTimeEpoch: crashSeconds === undefined ? undefined : Number(crashSeconds),
     panic,
     log,

@@ -13,7 +13,7 @@
 
 import { hex } from "../errors.ts";
 import type { LogRecord } from "./format.ts";
-import { coreFail, readExact } from "./source.ts";
+import { coreFail, MAX_READ_BYTES, readExact } from "./source.ts";
 import type { KernelMemory } from "./translate.ts";
 import type { DmesgKeys } from "./vmcoreinfo.ts";
 
@@ -106,6 +106,9 @@ export function legacyLog(mem: KernelMemory, keys: DmesgKeys, hasVmcoreinfo: boo
   const base = mem.offsetOf(logBuf, "the log buffer");
   if (lenSigned <= 0) coreFail(51, `log_buf_len is ${lenSigned}: the dump is corrupt`);
   const len = lenSigned;
+  if (len > MAX_READ_BYTES) {
+    coreFail(51, `log_buf_len is ${len} bytes, more than any kernel's log: the dump is corrupt`);
+  }
   const wrapAt = logEnd % len;
   const toWrap = len - wrapAt;
   const buf = new Uint8Array(len);

@@ -40,6 +40,9 @@ export interface SectionTable {
   ranges: SectionRange[];
 }
 
+/** The most sections a table may hold: 2^26, twice what 52-bit physical addresses with 128 MiB sections need. */
+const MAX_SECTIONS = 1n << 26n;
+
 const KEYS = [
   "SYMBOL(mem_section)",
   "LENGTH(mem_section)",
@@ -71,10 +74,16 @@ export function readSectionTable(mem: KernelMemory, entries: Map<string, string>
   if (size < BigInt(mapOffset + P) || sectionBits < 12n || physBits > 64n || physBits <= sectionBits) {
     throw new KexecError("bad-elf", "VMCOREINFO's mem_section sizes are inconsistent");
   }
+  const pageSize = v["PAGESIZE"]!;
+  if (pageSize < 4096n || pageSize > 262144n || (pageSize & (pageSize - 1n)) !== 0n) {
+    throw new KexecError("bad-elf", `VMCOREINFO's PAGESIZE=${pageSize} is not a page size (a power of two, 4-256 KiB)`);
+  }
   const nrSections = 1n << (physBits - sectionBits);
   const extreme = roots !== nrSections;
-  const perRoot = extreme ? v["PAGESIZE"]! / size : 1n;
-  if (perRoot < 1n || roots * perRoot < nrSections || roots > 1n << 24n) {
+  const perRoot = extreme ? pageSize / size : 1n;
+  // Real kernels have at most 2^25 sections (52 physical address bits, 128 MiB sections); a corrupt table must not
+  // make the scan unbounded.
+  if (perRoot < 1n || roots * perRoot < nrSections || roots > 1n << 24n || roots * perRoot > MAX_SECTIONS) {
     throw new KexecError("bad-elf", `VMCOREINFO's LENGTH(mem_section)=${roots} does not fit the section count`);
   }
   const f = mem.elf.fields;

@@ -352,6 +352,21 @@ Deno.test("crash plan: the hotplug flag follows the running kernel's version; --
   assert.ok(!off.notes.some((n) => n.startsWith("crash hotplug flag")));
 });
 
+Deno.test("crash plan on 6.17/6.18 with crashkernel=,cma: the kernel does not say where the ranges are; the plan warns", () => {
+  const cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/vda crashkernel=256M crashkernel=512M,cma\n";
+  const unpublished = overlayView(CRASH, { "/proc/cmdline": cmdline });
+  const { plan } = buildLoadPlan(request({ kind: "crash" }), unpublished, SEED);
+  assert.equal(plan.warnings?.length, 1);
+  assert.match(
+    plan.warnings![0],
+    /booted with crashkernel=\.\.\.,cma but does not publish where its CMA ranges are.*use -s/,
+  );
+  // 6.19+: published (here none reserved) and used; no ,cma on the command line: no warning either.
+  const published = overlayView(CRASH, { "/proc/cmdline": cmdline, "/sys/kernel/kexec/crash_cma_ranges": "" });
+  assert.equal(buildLoadPlan(request({ kind: "crash" }), published, SEED).plan.warnings, undefined);
+  assert.equal(buildLoadPlan(request({ kind: "crash" }), CRASH, SEED).plan.warnings, undefined);
+});
+
 Deno.test("crash plan with crashkernel=,cma: the CMA range is capture-kernel RAM and not in the elfcorehdr", () => {
   const sys = overlayView(CRASH, { "/sys/kernel/kexec/crash_cma_ranges": "57000000-66ffffff\n" });
   const { plan } = buildLoadPlan(request({ kind: "crash" }), sys, SEED);

@@ -185,3 +185,15 @@ Deno.test("the errors name what is missing", () => {
   assert.match(msg("structured-without-ts")!, /lacks OFFSET\(printk_log\.ts_nsec\)/);
   assert.match(msg("bad-magic")!, /not an ELF core/);
 });
+
+Deno.test("a legacy log_buf_len past any log is refused before a buffer that size is allocated", () => {
+  const img = legacyCore({
+    arch: X86_64,
+    buffer: new TextEncoder().encode("abc\n"),
+    logEnd: 4,
+    override: { logBufLen: 0x7fff0000 },
+  });
+  const r = ours(pieceSource(img));
+  assert.equal(r.rc, 51);
+  assert.match(r.message!, /^log_buf_len is 2147418112 bytes, more than any kernel's log: the dump is corrupt$/);
+});

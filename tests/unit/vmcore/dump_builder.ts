@@ -33,6 +33,8 @@ export interface DumpSpec {
   crashTime?: number;
   /** Leave the section table out of VMCOREINFO. */
   noSections?: boolean;
+  /** VMCOREINFO lines appended last (a later key overrides an earlier one, as the reader takes the last). */
+  vmcoreinfoOverrides?: string[];
 }
 
 const SECTION_BITS = 27n;
@@ -63,6 +65,7 @@ export function dumpCore(spec: DumpSpec): CoreImage {
   lines.push(
     "KERNELOFFSET=0",
     ...(spec.crashTime === undefined ? [] : [`CRASHTIME=${spec.crashTime}`]),
+    ...(spec.vmcoreinfoOverrides ?? []),
   );
   return spaceCore(space, { vmcoreinfo: lines, cpuPids: spec.cpuPids, moreSegments: dumped.map(ram) });
 }

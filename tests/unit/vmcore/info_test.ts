@@ -120,3 +120,41 @@ Deno.test("a dump of 1 TiB of RAM: the summary reads a few pages", () => {
   assert.equal(s.hotplug.verdict, "included");
   assert.ok(src.bytesRead < 300 * 1024, `read ${src.bytesRead} bytes`);
 });
+
+Deno.test("a dump of 20,000 PT_LOADs (as makedumpfile -E writes): memory and aliases in one sweep, not pair by pair", () => {
+  const pieces = Array.from({ length: 20_000 }, (_, i) => {
+    const start = 4n * GiB + BigInt(i) * 2n * MiB;
+    return { start, end: start + MiB };
+  });
+  const t0 = performance.now();
+  const s = summary({ bootRam: [{ start: MiB, end: 0x7ffdc000n }, ...pieces], hotAdded: [] });
+  const ms = performance.now() - t0;
+  assert.equal(s.memory.totalBytes, (0x7ffdc000n - MiB) - 256n * MiB + 20_000n * MiB);
+  // The builder's two small loads of kernel pages (text at 16 MiB, and one at 1 MiB) lie inside the direct map's RAM:
+  // the only aliases, as with the pair-by-pair comparison this replaced.
+  const aliases = s.memory.loads.filter((l) => l.alias);
+  assert.deepEqual(aliases.map((l) => l.paddr), [0x1000000n, 0x100000n]);
+  assert.ok(aliases.every((l) => l.memsz < MiB));
+  assert.equal(s.memory.loads.length, 20_000 + 4);
+  assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
+});
+
+Deno.test("a CRASHTIME no date can hold is left out of the date, kept as the number", () => {
+  const s = summary({ crashTime: 99_999_999_999_999 });
+  assert.equal(s.crashTime, undefined);
+  assert.equal(s.crashTimeEpoch, 99_999_999_999_999);
+});
+
+Deno.test("a corrupt PAGESIZE or section count makes the hot-plug verdict unknown, with the reason, not an endless scan", () => {
+  for (
+    const [line, why] of [
+      ["PAGESIZE=3000", /PAGESIZE=3000 is not a page size/],
+      ["PAGESIZE=1073741824", /PAGESIZE=1073741824 is not a page size/],
+      ["NUMBER(MAX_PHYSMEM_BITS)=64", /does not fit the section count/],
+    ] as const
+  ) {
+    const s = summary({ vmcoreinfoOverrides: [line] });
+    assert.equal(s.hotplug.verdict, "unknown", line);
+    assert.match(s.hotplug.problem ?? "", why);
+  }
+});
