@@ -244,6 +244,7 @@ function stage2Tree(payloadBytes: number): Tree {
   const t = new Tree();
   t.base();
   t.hostFile("/init", `${ROOT}/tests/vm/guest/stage2-init.sh`, 0o755);
+  t.hostFile("/drain.sh", `${ROOT}/tests/vm/guest/drain.sh`, 0o644);
   t.program("/usr/bin/makedumpfile", HOST_PROGRAMS.makedumpfile);
   t.file("/kts-marker", STAGE2_MARKER + "\n");
   addGuestModules(t);

@@ -63,4 +63,6 @@ send info-saved
 rm -f /tmp/dump.elf
 echo "@@KTS stage2.end"
 sync
+. /drain.sh
+drain_data_channel
 poweroff -f

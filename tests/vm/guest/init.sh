@@ -35,10 +35,11 @@ for part in $(echo "$scenario" | tr '+' ' '); do
 done
 mark end "rc=$rc"
 sync
+# poweroff -f (and a panic) do not wait for the UART: what is still in ttyS1's buffer would be lost.
+drain_data_channel
 # A scenario may end the first kernel by making init exit with a code it chose (exit_init in lib.sh): the kernel
 # panics with "Attempted to kill init! exitcode=0x...", a panic message the test knows in advance.
 if [ -f /tmp/kts-init-exit ]; then
-  drain_data_channel
   exit "$(cat /tmp/kts-init-exit)"
 fi
 poweroff -f

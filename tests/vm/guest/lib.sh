@@ -181,16 +181,8 @@ first_firmware() {
   mark first.acpi-tables "$(ls /sys/firmware/acpi/tables 2>/dev/null | wc -l)"
 }
 
-# drain_data_channel: waits until ttyS1's transmit count stops moving (at least 0.3 s, at most 5 s), so that what
-# was written reaches the host before the kernel dies.
-drain_data_channel() {
-  d_last=-1; d_i=0
-  while [ $d_i -lt 50 ]; do
-    d_tx=$(sed -n 's/^1: .*tx:\([0-9]*\).*/\1/p' /proc/tty/driver/serial)
-    [ "$d_tx" = "$d_last" ] && [ $d_i -ge 3 ] && break
-    d_last=$d_tx; d_i=$((d_i + 1)); sleep 0.1
-  done
-}
+# drain_data_channel: see drain.sh (the stage-2 initrd carries it too).
+. /kts/tests/vm/guest/drain.sh
 
 # exit_init CODE: when the scenarios are done, init exits with CODE and the kernel panics with
 # "Attempted to kill init! exitcode=0x0000XX00" (XX = CODE in hex).

@@ -77,4 +77,6 @@ if [ -e /proc/vmcore ]; then
 fi
 echo "@@KTS stage2.end"
 sync
+. /drain.sh
+drain_data_channel
 poweroff -f
