@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "../../lib/bytes.ts";
+
 /** One archive member. Directories and symlinks have no data (a symlink's target is its data). */
 export interface CpioEntry {
   path: string; // without leading "/"
@@ -52,11 +54,5 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
   };
   for (const e of entries) record(e);
   record({ path: "TRAILER!!!", kind: "file", mode: 0 });
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { concatBytes } from "../../../lib/bytes.ts";
 import { KexecError } from "../../../lib/errors.ts";
 import { writeDmesg } from "../../../lib/vmcore/dmesg.ts";
 import { type CoreSource, memoryCoreSource, openCoreFile } from "../../../lib/vmcore/source.ts";
@@ -28,10 +29,7 @@ export function ours(src: CoreSource): { stdout: Uint8Array; rc: number; message
     rc = e.exitCode;
     message = e.message;
   }
-  const stdout = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) stdout.set(p, (o += p.length) - p.length);
-  return { stdout, rc, message, warnings };
+  return { stdout: concatBytes(parts), rc, message, warnings };
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
